@@ -1,5 +1,12 @@
 //! helm-hooks core: the pure logic shared by the admission webhook and the kubectl plugin.
 //!
+//! - [`hook`]: hook annotations as Helm parses them, diagnostics, Helm's execution order.
+//! - [`release`]: Helm's release records (Secret and ConfigMap storage) decoded and encoded.
+//! - [`policy`]: the cluster-wide hook policy and its evaluation into a [`policy::Verdict`].
+//! - [`manifest`]: multi-document YAML (rendered charts) into objects.
+//!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
 //! returns values, so all of it is unit-testable without a cluster.
 #![forbid(unsafe_code)]
+
+pub mod hook;
