@@ -10,4 +10,5 @@
 #![forbid(unsafe_code)]
 
 pub mod hook;
+pub mod policy;
 pub mod release;

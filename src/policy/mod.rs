@@ -1,0 +1,27 @@
+//! The cluster-wide hook policy: which safe defaults to inject and which unsafe hooks to
+//! refuse. One engine serves the webhook and `kubectl hooks lint`, so a chart that lints
+//! clean is admitted, and the reverse.
+//!
+//! [`evaluate`] takes one object (raw as rendered, or as the apiserver sends it after its own
+//! defaulting) and returns a [`Verdict`]: the JSON patch of defaults, and the violations found
+//! on the object *as patched*, each with its rule id, mode, field path and fix.
+
+mod defaults;
+mod document;
+mod evaluate;
+mod patch;
+mod rules;
+mod verdict;
+mod workload;
+
+pub use document::{
+    DefaultsOverride, HookDefaults, Mode, NamespaceOverride, Policy, PolicyError, RuleId,
+    RuleSetting, SecurityContextDefaults, SecurityProfile,
+};
+pub use evaluate::evaluate;
+pub use verdict::{AppliedDefault, Verdict, Violation};
+
+#[cfg(test)]
+mod proptests;
+#[cfg(test)]
+mod tests;
