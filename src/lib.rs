@@ -10,5 +10,6 @@
 #![forbid(unsafe_code)]
 
 pub mod hook;
+pub mod manifest;
 pub mod policy;
 pub mod release;
