@@ -1,0 +1,248 @@
+//! The command line as clap parses it: flags and arguments only, no validation beyond what clap
+//! does itself. [`crate::options`] turns a [`Cli`] into validated options.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// `kubectl hooks`: list, rerun, clean up and lint Helm hooks per release.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kubectl-hooks",
+    bin_name = "kubectl hooks",
+    version,
+    about = "List, rerun, clean up and lint Helm hooks per release",
+    long_about = "List, rerun, clean up and lint Helm hooks per release.\n\n\
+        Reads Helm's own release records (Secrets, or ConfigMaps with HELM_DRIVER=configmap) \
+        and the live hook objects; never rewrites a release record.",
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: CliCommand,
+}
+
+/// kubectl's connection and namespace flags, accepted before or after the subcommand.
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Path to the kubeconfig file to use (default: $KUBECONFIG, then ~/.kube/config).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The name of the kubeconfig context to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub context: Option<String>,
+    /// The name of the kubeconfig cluster to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub cluster: Option<String>,
+    /// The name of the kubeconfig user to use.
+    #[arg(long, global = true, value_name = "NAME")]
+    pub user: Option<String>,
+    /// The namespace of the release (default: the kubeconfig context's namespace).
+    #[arg(short = 'n', long, global = true, value_name = "NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Look for releases in all namespaces.
+    #[arg(short = 'A', long, global = true)]
+    pub all_namespaces: bool,
+    /// How long to wait for one API request before giving up, like kubectl (`0`: no limit;
+    /// a bare number is seconds; units: ms, s, m, h).
+    #[arg(long, global = true, value_name = "DURATION", default_value = "0")]
+    pub request_timeout: String,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum CliCommand {
+    /// List the hooks of a release (latest revision), or of every release.
+    List(ListArgs),
+    /// Run the hooks of one event again, exactly as Helm would.
+    Rerun(RerunArgs),
+    /// Delete leftover hook objects that belong to a release.
+    Cleanup(CleanupArgs),
+    /// Check rendered manifests (`helm template … | kubectl hooks lint -f -`) offline.
+    Lint(LintArgs),
+    /// Print a shell completion script.
+    Completion(CompletionArgs),
+    /// Print the plugin's version.
+    Version,
+}
+
+/// Output formats of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputArg {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+/// Output formats of `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintOutputArg {
+    Text,
+    Json,
+}
+
+/// `kubectl hooks list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The release; all releases of the namespace when omitted.
+    pub release: Option<String>,
+    /// The revision to read (default: the latest).
+    #[arg(long, value_name = "N")]
+    pub revision: Option<i64>,
+    /// Only hooks that run on this event.
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "table")]
+    pub output: OutputArg,
+    /// Do not print the header line of the table.
+    #[arg(long)]
+    pub no_headers: bool,
+}
+
+/// `kubectl hooks rerun`.
+#[derive(Debug, Args)]
+pub struct RerunArgs {
+    /// The release whose hooks to run again.
+    pub release: String,
+    /// The event whose hooks to run (pre-install, post-upgrade, test, …).
+    #[arg(long, value_name = "EVENT")]
+    pub event: String,
+    /// Run only these hooks (by name; repeatable or comma-separated), still in Helm's order.
+    #[arg(long = "hook", value_name = "NAME", value_delimiter = ',')]
+    pub hooks: Vec<String>,
+    /// How long to wait for each hook (per hook, like Helm's --timeout).
+    #[arg(long, value_name = "DURATION", default_value = "5m")]
+    pub timeout: String,
+    /// Stream the hooks' container logs, prefixed by hook name.
+    #[arg(long)]
+    pub logs: bool,
+    /// Print the plan and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+}
+
+/// `kubectl hooks cleanup`.
+#[derive(Debug, Args)]
+pub struct CleanupArgs {
+    /// The release whose leftover hook objects to delete.
+    #[arg(conflicts_with = "all_releases")]
+    pub release: Option<String>,
+    /// Clean up every release of the namespace (or of all namespaces with -A).
+    #[arg(long)]
+    pub all_releases: bool,
+    /// Print what would be deleted and delete nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only objects in these states (comma-separated: Complete, Failed, Succeeded, Running,
+    /// Pending, Present).
+    #[arg(long, value_name = "STATUS", value_delimiter = ',')]
+    pub status: Vec<String>,
+    /// Only objects created longer ago than this (e.g. 1h, 30m, 2d).
+    #[arg(long, value_name = "DURATION")]
+    pub older_than: Option<String>,
+    /// Also delete hooks that are still running.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `kubectl hooks lint`.
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// The rendered manifests to check (`-` for stdin).
+    #[arg(
+        short = 'f',
+        long = "filename",
+        value_name = "FILE",
+        default_value = "-"
+    )]
+    pub file: PathBuf,
+    /// A policy document to check against (default: the built-in policy).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: LintOutputArg,
+}
+
+/// `kubectl hooks completion`.
+#[derive(Debug, Args)]
+pub struct CompletionArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_work_after_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "kubectl-hooks",
+            "list",
+            "demo",
+            "-n",
+            "team",
+            "--context",
+            "kind",
+            "-o",
+            "wide",
+        ])
+        .unwrap();
+        assert_eq!(cli.global.namespace.as_deref(), Some("team"));
+        assert_eq!(cli.global.context.as_deref(), Some("kind"));
+        let CliCommand::List(list) = cli.command else {
+            panic!("not list")
+        };
+        assert_eq!(list.output, OutputArg::Wide);
+        assert_eq!(list.release.as_deref(), Some("demo"));
+    }
+
+    #[test]
+    fn rerun_hooks_accept_repeats_and_commas() {
+        let cli = Cli::try_parse_from([
+            "kubectl-hooks",
+            "rerun",
+            "demo",
+            "--event",
+            "pre-upgrade",
+            "--hook",
+            "a,b",
+            "--hook",
+            "c",
+        ])
+        .unwrap();
+        let CliCommand::Rerun(rerun) = cli.command else {
+            panic!("not rerun")
+        };
+        assert_eq!(rerun.hooks, ["a", "b", "c"]);
+        assert_eq!(rerun.timeout, "5m");
+    }
+
+    #[test]
+    fn cleanup_release_conflicts_with_all_releases() {
+        let err = Cli::try_parse_from(["kubectl-hooks", "cleanup", "demo", "--all-releases"])
+            .unwrap_err();
+        assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn unknown_output_is_a_usage_error() {
+        let err = Cli::try_parse_from(["kubectl-hooks", "list", "-o", "xml"]).unwrap_err();
+        assert!(err.use_stderr());
+    }
+}

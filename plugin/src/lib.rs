@@ -1,0 +1,95 @@
+//! `kubectl hooks`: list, rerun, clean up and lint Helm hooks per release.
+//!
+//! The core library ([`helm_hooks`]) decides what a hook is, how Helm orders and deletes it and
+//! what the policy says; this crate only moves bytes between the API server, the user and the
+//! core. Layout:
+//!
+//! - [`cli`]: clap's view of the command line; [`options`]: the validated options built from it.
+//! - [`client`]: kubeconfig flags → a kube [`kube::Client`]; [`error`]: errors and exit codes.
+//! - [`releases`]: finding Helm release records by label and decoding only the revisions needed.
+//! - [`discovery`]: hook kinds → API resources; [`objects`]: live hook objects by kind.
+//! - [`list`], [`rerun`], [`cleanup`], [`lint`], [`completion`]: one module per subcommand.
+//! - [`printers`]: table, wide, json, yaml and name output; [`duration`]: kubectl's durations.
+#![forbid(unsafe_code)]
+
+pub mod cleanup;
+pub mod cli;
+pub mod client;
+pub mod completion;
+pub mod discovery;
+pub mod duration;
+pub mod error;
+pub mod lint;
+pub mod list;
+pub mod objects;
+pub mod options;
+pub mod printers;
+pub mod releases;
+pub mod rerun;
+
+use clap::Parser;
+use error::Error;
+use options::{Command, Options};
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+/// Exit code of a successful run.
+pub const EXIT_OK: u8 = 0;
+/// Exit code of a failed operation (API error, failed hook, lint errors).
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code of bad usage (unknown flag, invalid value, missing confirmation).
+pub const EXIT_USAGE: u8 = 2;
+
+/// Parses `args`, runs the command and returns the process exit code. Errors are printed on
+/// stderr as `error: …`, like kubectl.
+pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let cli = match cli::Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            // clap prints help/version on stdout (exit 0) and usage errors on stderr (exit 2).
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+        }
+    };
+    let result = Options::from_cli(cli).and_then(run);
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {}", error::render(&e));
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+/// Runs validated options; returns the exit code for outcomes that are not errors (lint
+/// findings, for instance).
+pub fn run(options: Options) -> Result<u8, Error> {
+    match options.command {
+        Command::Completion(shell) => {
+            completion::write(shell, &mut std::io::stdout()).map_err(Error::Io)?;
+            Ok(EXIT_OK)
+        }
+        Command::Version => {
+            println!("kubectl-hooks {}", env!("CARGO_PKG_VERSION"));
+            Ok(EXIT_OK)
+        }
+        Command::Lint(lint) => lint::run(&lint),
+        command => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(Error::Io)?;
+            runtime.block_on(async {
+                let kube = client::connect(&options.connection).await?;
+                match command {
+                    Command::List(o) => list::run(&kube, &options.connection, &o).await,
+                    Command::Rerun(o) => rerun::run(&kube, &options.connection, &o).await,
+                    Command::Cleanup(o) => cleanup::run(&kube, &options.connection, &o).await,
+                    Command::Lint(_) | Command::Completion(_) | Command::Version => {
+                        unreachable!("handled without a cluster")
+                    }
+                }
+            })
+        }
+    }
+}

@@ -1,0 +1,460 @@
+//! Live hook objects. Hooks carry no release label, so a hook object is found by what the
+//! release record says: kind + name + namespace of the hook's stored manifest. Objects are
+//! listed once per kind and namespace (metadata only, except Jobs and Pods whose status
+//! matters), never fetched one GET per hook.
+
+use crate::discovery::{self, Resolution, Resolved, TypeKey};
+use crate::error::{self, Result};
+use futures::future::try_join_all;
+use helm_hooks::hook::RESOURCE_POLICY_ANNOTATION;
+use helm_hooks::release::Hook;
+use jiff::Timestamp;
+use kube::Client;
+use kube::api::{Api, DynamicObject, ListParams};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+
+/// A hook of a release record, with what its stored manifest says about the live object.
+#[derive(Debug, Clone)]
+pub struct HookRef {
+    pub type_key: TypeKey,
+    pub name: String,
+    /// `metadata.namespace` of the manifest, else the release namespace. Ignored for
+    /// cluster-scoped kinds.
+    pub namespace: String,
+    /// `helm.sh/resource-policy: keep` in the stored manifest.
+    pub keep: bool,
+    /// The stored manifest as JSON (for rerun); `Null` when it cannot be parsed.
+    pub manifest: Value,
+}
+
+impl HookRef {
+    /// Reads a record's hook. The manifest may be unparsable in a corrupt record; the name and
+    /// kind then come from the record and `apiVersion` stays empty.
+    pub fn from_hook(hook: &Hook, release_namespace: &str) -> HookRef {
+        let manifest: Value = serde_yaml_ng::from_str(&hook.manifest).unwrap_or(Value::Null);
+        let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
+        let api_version = text("/apiVersion").unwrap_or("").to_string();
+        let kind = text("/kind").unwrap_or(&hook.kind).to_string();
+        let name = if hook.name.is_empty() {
+            text("/metadata/name").unwrap_or("").to_string()
+        } else {
+            hook.name.clone()
+        };
+        let namespace = text("/metadata/namespace")
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or(release_namespace)
+            .to_string();
+        let keep = text(&format!(
+            "/metadata/annotations/{}",
+            RESOURCE_POLICY_ANNOTATION.replace('/', "~1")
+        ))
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("keep"));
+        HookRef {
+            type_key: TypeKey::new(api_version, kind),
+            name,
+            namespace,
+            keep,
+            manifest,
+        }
+    }
+
+    /// The key of the live object, given whether the kind is namespaced.
+    pub fn object_key(&self, namespaced: bool) -> ObjectKey {
+        ObjectKey {
+            type_key: self.type_key.clone(),
+            namespace: namespaced.then(|| self.namespace.clone()),
+            name: self.name.clone(),
+        }
+    }
+
+    /// `job.batch/NAME`, as kubectl prints it.
+    pub fn kubectl_name(&self) -> String {
+        format!("{}/{}", self.type_key.kubectl_kind(), self.name)
+    }
+}
+
+/// Identifies one live object: kind, namespace (`None`: cluster-scoped) and name.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub type_key: TypeKey,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+/// The state of a live hook object, as the STATUS column shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum LiveStatus {
+    /// A Job with condition `Complete`.
+    Complete,
+    /// A Job with condition `Failed`, or a Pod in phase `Failed`.
+    Failed,
+    /// A Job with active Pods, or a Pod in phase `Running`.
+    Running,
+    /// A Job without active Pods nor a final condition, or a Pod in phase `Pending`.
+    Pending,
+    /// A Pod in phase `Succeeded`.
+    Succeeded,
+    /// Any other kind that exists.
+    Present,
+    /// No such object.
+    Absent,
+}
+
+impl LiveStatus {
+    /// The states `cleanup --status` accepts (an absent object cannot be deleted).
+    pub const SELECTABLE: [LiveStatus; 6] = [
+        LiveStatus::Complete,
+        LiveStatus::Failed,
+        LiveStatus::Running,
+        LiveStatus::Pending,
+        LiveStatus::Succeeded,
+        LiveStatus::Present,
+    ];
+
+    /// The column text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LiveStatus::Complete => "Complete",
+            LiveStatus::Failed => "Failed",
+            LiveStatus::Running => "Running",
+            LiveStatus::Pending => "Pending",
+            LiveStatus::Succeeded => "Succeeded",
+            LiveStatus::Present => "Present",
+            LiveStatus::Absent => "Absent",
+        }
+    }
+
+    /// Parses a selectable state, case-insensitively.
+    pub fn parse(text: &str) -> Option<LiveStatus> {
+        LiveStatus::SELECTABLE
+            .into_iter()
+            .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+
+    /// Whether a hook in this state is still running (Job or Pod not finished).
+    pub fn is_running(self) -> bool {
+        matches!(self, LiveStatus::Running | LiveStatus::Pending)
+    }
+
+    /// The state of a live object of `kind` (its full JSON, status included).
+    pub fn of(kind: &str, object: &Value) -> LiveStatus {
+        match kind {
+            "Job" => job_status(object),
+            "Pod" => match object.pointer("/status/phase").and_then(Value::as_str) {
+                Some("Succeeded") => LiveStatus::Succeeded,
+                Some("Failed") => LiveStatus::Failed,
+                Some("Running") => LiveStatus::Running,
+                Some("Pending") | None => LiveStatus::Pending,
+                Some(_) => LiveStatus::Present,
+            },
+            _ => LiveStatus::Present,
+        }
+    }
+}
+
+impl fmt::Display for LiveStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether a Job condition of `kind` is `True`.
+pub fn has_condition(object: &Value, kind: &str) -> bool {
+    object
+        .pointer("/status/conditions")
+        .and_then(Value::as_array)
+        .is_some_and(|conditions| {
+            conditions.iter().any(|c| {
+                c.get("type").and_then(Value::as_str) == Some(kind)
+                    && c.get("status").and_then(Value::as_str) == Some("True")
+            })
+        })
+}
+
+fn job_status(object: &Value) -> LiveStatus {
+    if has_condition(object, "Complete") {
+        LiveStatus::Complete
+    } else if has_condition(object, "Failed") {
+        LiveStatus::Failed
+    } else if object
+        .pointer("/status/active")
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        > 0
+    {
+        LiveStatus::Running
+    } else {
+        LiveStatus::Pending
+    }
+}
+
+/// Whether Helm waits for this kind (Jobs and Pods only).
+pub fn is_waited_kind(kind: &str) -> bool {
+    matches!(kind, "Job" | "Pod")
+}
+
+/// One live object, as much as the plugin needs of it.
+#[derive(Debug, Clone)]
+pub struct LiveObject {
+    pub key: ObjectKey,
+    pub uid: String,
+    pub created: Option<Timestamp>,
+    /// `metadata.deletionTimestamp` is set: the object is already going away.
+    pub deleting: bool,
+    pub status: LiveStatus,
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl LiveObject {
+    /// `helm.sh/resource-policy: keep` on the live object.
+    pub fn keep(&self) -> bool {
+        self.annotations
+            .get(RESOURCE_POLICY_ANNOTATION)
+            .is_some_and(|v| v.trim().eq_ignore_ascii_case("keep"))
+    }
+}
+
+/// An API handle for `resolved` in `namespace` (`None`: cluster-scoped or all namespaces).
+pub fn api(client: &Client, resolved: &Resolved, namespace: Option<&str>) -> Api<DynamicObject> {
+    match (resolved.namespaced, namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client.clone(), ns, &resolved.resource),
+        _ => Api::all_with(client.clone(), &resolved.resource),
+    }
+}
+
+/// Live objects found for a set of hooks, and the kinds resolved on the way.
+#[derive(Debug, Default)]
+pub struct Lookup {
+    pub objects: HashMap<ObjectKey, LiveObject>,
+    pub resolution: Resolution,
+}
+
+impl Lookup {
+    /// The live object of `hook`, if it exists.
+    pub fn get(&self, hook: &HookRef) -> Option<&LiveObject> {
+        let resolved = self.resolution.get(&hook.type_key)?.as_ref()?;
+        self.objects.get(&hook.object_key(resolved.namespaced))
+    }
+
+    /// The live state of `hook` (`Absent` when it does not exist or its kind is not served).
+    pub fn status(&self, hook: &HookRef) -> LiveStatus {
+        self.get(hook).map_or(LiveStatus::Absent, |o| o.status)
+    }
+}
+
+/// Resolves the hooks' kinds and lists each kind once per namespace, keeping only the objects
+/// some hook names. Warns (stderr) about kinds the server does not serve.
+pub async fn lookup<'a>(
+    client: &Client,
+    hooks: impl IntoIterator<Item = &'a HookRef>,
+) -> Result<Lookup> {
+    let hooks: Vec<&HookRef> = hooks
+        .into_iter()
+        .filter(|h| !h.type_key.api_version.is_empty())
+        .collect();
+    let kinds: BTreeSet<TypeKey> = hooks.iter().map(|h| h.type_key.clone()).collect();
+    let resolution = discovery::resolve(client, &kinds).await?;
+    for (key, resolved) in &resolution {
+        if resolved.is_none() {
+            eprintln!("{}", discovery::unserved_message(key));
+        }
+    }
+    // (kind, namespace) → wanted keys
+    let mut wanted: BTreeMap<(TypeKey, Option<String>), BTreeSet<ObjectKey>> = BTreeMap::new();
+    for hook in &hooks {
+        if let Some(Some(resolved)) = resolution.get(&hook.type_key) {
+            let key = hook.object_key(resolved.namespaced);
+            wanted
+                .entry((key.type_key.clone(), key.namespace.clone()))
+                .or_default()
+                .insert(key);
+        }
+    }
+    let lists = wanted.iter().map(|((type_key, namespace), keys)| {
+        let resolved = resolution[type_key].as_ref().expect("filtered above");
+        list_kind(client, type_key, resolved, namespace.as_deref(), keys)
+    });
+    let mut objects = HashMap::new();
+    for found in try_join_all(lists).await? {
+        for object in found {
+            objects.insert(object.key.clone(), object);
+        }
+    }
+    Ok(Lookup {
+        objects,
+        resolution,
+    })
+}
+
+/// Lists one kind in one namespace and keeps the objects in `keys`.
+async fn list_kind(
+    client: &Client,
+    type_key: &TypeKey,
+    resolved: &Resolved,
+    namespace: Option<&str>,
+    keys: &BTreeSet<ObjectKey>,
+) -> Result<Vec<LiveObject>> {
+    let api = api(client, resolved, namespace);
+    let resource = resolved.rbac_resource();
+    let request = error::Request::new("list", &resource, namespace);
+    let wanted = |name: &str| {
+        keys.contains(&ObjectKey {
+            type_key: type_key.clone(),
+            namespace: namespace.map(str::to_string),
+            name: name.to_string(),
+        })
+    };
+    let params = ListParams::default();
+    let mut found = Vec::new();
+    if is_waited_kind(&type_key.kind) {
+        let list = api
+            .list(&params)
+            .await
+            .map_err(|e| error::api(request, e))?;
+        for object in list.items {
+            let name = object.metadata.name.clone().unwrap_or_default();
+            if !wanted(&name) {
+                continue;
+            }
+            let status = LiveStatus::of(&type_key.kind, &object.data);
+            found.push(live_object(
+                type_key,
+                namespace,
+                name,
+                &object.metadata,
+                status,
+            ));
+        }
+    } else {
+        let list = api
+            .list_metadata(&params)
+            .await
+            .map_err(|e| error::api(request, e))?;
+        for object in list.items {
+            let name = object.metadata.name.clone().unwrap_or_default();
+            if !wanted(&name) {
+                continue;
+            }
+            found.push(live_object(
+                type_key,
+                namespace,
+                name,
+                &object.metadata,
+                LiveStatus::Present,
+            ));
+        }
+    }
+    Ok(found)
+}
+
+fn live_object(
+    type_key: &TypeKey,
+    namespace: Option<&str>,
+    name: String,
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    status: LiveStatus,
+) -> LiveObject {
+    LiveObject {
+        key: ObjectKey {
+            type_key: type_key.clone(),
+            namespace: namespace.map(str::to_string),
+            name,
+        },
+        uid: metadata.uid.clone().unwrap_or_default(),
+        created: metadata.creation_timestamp.as_ref().map(|t| t.0),
+        deleting: metadata.deletion_timestamp.is_some(),
+        status,
+        annotations: metadata.annotations.clone().unwrap_or_default(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn job_states() {
+        let cond = |t: &str, s: &str| json!({"status": {"conditions": [{"type": t, "status": s}]}});
+        assert_eq!(
+            LiveStatus::of("Job", &cond("Complete", "True")),
+            LiveStatus::Complete
+        );
+        assert_eq!(
+            LiveStatus::of("Job", &cond("Failed", "True")),
+            LiveStatus::Failed
+        );
+        assert_eq!(
+            LiveStatus::of("Job", &cond("Failed", "False")),
+            LiveStatus::Pending
+        );
+        assert_eq!(
+            LiveStatus::of("Job", &json!({"status": {"active": 1}})),
+            LiveStatus::Running
+        );
+        assert_eq!(LiveStatus::of("Job", &json!({})), LiveStatus::Pending);
+    }
+
+    #[test]
+    fn pod_states() {
+        let phase = |p: &str| json!({"status": {"phase": p}});
+        assert_eq!(
+            LiveStatus::of("Pod", &phase("Succeeded")),
+            LiveStatus::Succeeded
+        );
+        assert_eq!(LiveStatus::of("Pod", &phase("Failed")), LiveStatus::Failed);
+        assert_eq!(
+            LiveStatus::of("Pod", &phase("Running")),
+            LiveStatus::Running
+        );
+        assert_eq!(
+            LiveStatus::of("Pod", &phase("Pending")),
+            LiveStatus::Pending
+        );
+        assert_eq!(LiveStatus::of("ConfigMap", &json!({})), LiveStatus::Present);
+    }
+
+    #[test]
+    fn status_parse_is_case_insensitive_and_rejects_absent() {
+        assert_eq!(LiveStatus::parse("complete"), Some(LiveStatus::Complete));
+        assert_eq!(LiveStatus::parse("PRESENT"), Some(LiveStatus::Present));
+        assert_eq!(LiveStatus::parse("Absent"), None);
+    }
+
+    #[test]
+    fn hook_ref_reads_the_stored_manifest() {
+        let hook = Hook {
+            name: "demo-sa".into(),
+            kind: "ServiceAccount".into(),
+            manifest: "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: demo-sa\n  \
+                       annotations:\n    helm.sh/resource-policy: Keep\n"
+                .into(),
+            ..Hook::default()
+        };
+        let r = HookRef::from_hook(&hook, "team");
+        assert_eq!(r.type_key, TypeKey::new("v1", "ServiceAccount"));
+        assert_eq!(r.namespace, "team");
+        assert!(r.keep);
+        assert_eq!(r.kubectl_name(), "serviceaccount/demo-sa");
+        let key = r.object_key(true);
+        assert_eq!(key.namespace.as_deref(), Some("team"));
+        assert_eq!(r.object_key(false).namespace, None);
+    }
+
+    #[test]
+    fn hook_ref_honours_an_explicit_namespace() {
+        let hook = Hook {
+            name: "x".into(),
+            kind: "Job".into(),
+            manifest: "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: x\n  namespace: other\n"
+                .into(),
+            ..Hook::default()
+        };
+        let r = HookRef::from_hook(&hook, "team");
+        assert_eq!(r.namespace, "other");
+        assert!(!r.keep);
+    }
+}

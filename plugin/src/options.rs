@@ -1,0 +1,431 @@
+//! Validated options: what the subcommands run with, built from clap's [`Cli`] with every value
+//! parsed and every combination checked. A mistake here is bad usage (exit code 2).
+
+use crate::cli::{CliCommand, LintOutputArg, OutputArg};
+use crate::duration;
+use crate::error::{Error, Result};
+use crate::objects::LiveStatus;
+use helm_hooks::hook::HookEvent;
+use helm_hooks::release::StorageDriver;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::cli::Cli;
+
+/// Everything a run needs.
+#[derive(Debug)]
+pub struct Options {
+    pub connection: Connection,
+    pub command: Command,
+}
+
+/// How to reach the cluster and where to look.
+#[derive(Debug, Clone, Default)]
+pub struct Connection {
+    pub kubeconfig: Option<PathBuf>,
+    pub context: Option<String>,
+    pub cluster: Option<String>,
+    pub user: Option<String>,
+    /// `-n`; `None` means the kubeconfig context's namespace.
+    pub namespace: Option<String>,
+    /// `-A`.
+    pub all_namespaces: bool,
+    /// `--request-timeout`; `None` for no limit.
+    pub request_timeout: Option<Duration>,
+    /// `HELM_DRIVER`.
+    pub driver: StorageDriverOption,
+}
+
+/// [`StorageDriver`] with a `Default` (Helm's: secrets).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StorageDriverOption(pub StorageDriver);
+
+impl Default for StorageDriverOption {
+    fn default() -> Self {
+        StorageDriverOption(StorageDriver::Secret)
+    }
+}
+
+/// The subcommand with its validated options.
+#[derive(Debug)]
+pub enum Command {
+    List(ListOptions),
+    Rerun(RerunOptions),
+    Cleanup(CleanupOptions),
+    Lint(LintOptions),
+    Completion(clap_complete::Shell),
+    Version,
+}
+
+/// Output formats of `list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output {
+    Table,
+    Wide,
+    Json,
+    Yaml,
+    Name,
+}
+
+/// `list`.
+#[derive(Debug, Clone)]
+pub struct ListOptions {
+    pub release: Option<String>,
+    pub revision: Option<i64>,
+    pub event: Option<HookEvent>,
+    pub output: Output,
+    pub no_headers: bool,
+}
+
+/// `rerun`.
+#[derive(Debug, Clone)]
+pub struct RerunOptions {
+    pub release: String,
+    pub event: HookEvent,
+    pub hooks: Vec<String>,
+    pub timeout: Duration,
+    pub logs: bool,
+    pub dry_run: bool,
+    pub yes: bool,
+}
+
+/// Which releases `cleanup` looks at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CleanupTarget {
+    Release(String),
+    AllReleases,
+}
+
+/// `cleanup`.
+#[derive(Debug, Clone)]
+pub struct CleanupOptions {
+    pub target: CleanupTarget,
+    pub dry_run: bool,
+    /// Empty: every status (running ones only with `force`).
+    pub statuses: Vec<LiveStatus>,
+    pub older_than: Option<Duration>,
+    pub force: bool,
+}
+
+/// Output formats of `lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintOutput {
+    Text,
+    Json,
+}
+
+/// `lint`.
+#[derive(Debug, Clone)]
+pub struct LintOptions {
+    /// `None` for stdin.
+    pub file: Option<PathBuf>,
+    pub policy: Option<PathBuf>,
+    pub output: LintOutput,
+}
+
+impl Options {
+    /// Validates `cli`, reading `HELM_DRIVER` from the environment.
+    pub fn from_cli(cli: Cli) -> Result<Options> {
+        let driver = std::env::var("HELM_DRIVER").ok();
+        Options::from_cli_with_driver(cli, driver.as_deref())
+    }
+
+    /// Validates `cli` with an explicit `HELM_DRIVER` value (for tests).
+    pub fn from_cli_with_driver(cli: Cli, helm_driver: Option<&str>) -> Result<Options> {
+        let g = cli.global;
+        let request_timeout = duration::parse(&g.request_timeout, true)
+            .map_err(|e| Error::Usage(format!("--request-timeout: {e}")))?;
+        let needs_cluster = matches!(
+            cli.command,
+            CliCommand::List(_) | CliCommand::Rerun(_) | CliCommand::Cleanup(_)
+        );
+        let driver = if needs_cluster {
+            StorageDriver::from_helm_driver(helm_driver).map_err(Error::Usage)?
+        } else {
+            StorageDriver::Secret
+        };
+        if let Some(ns) = &g.namespace {
+            validate_dns_label("namespace", ns)?;
+        }
+        let connection = Connection {
+            kubeconfig: g.kubeconfig,
+            context: g.context,
+            cluster: g.cluster,
+            user: g.user,
+            namespace: g.namespace,
+            all_namespaces: g.all_namespaces,
+            request_timeout: (!request_timeout.is_zero()).then_some(request_timeout),
+            driver: StorageDriverOption(driver),
+        };
+        let command = match cli.command {
+            CliCommand::List(a) => {
+                if let Some(r) = &a.release {
+                    validate_release_name(r)?;
+                }
+                if a.revision.is_some() && a.release.is_none() {
+                    return Err(Error::Usage(
+                        "--revision needs a RELEASE: kubectl hooks list RELEASE --revision N"
+                            .into(),
+                    ));
+                }
+                if let Some(rev) = a.revision
+                    && rev < 1
+                {
+                    return Err(Error::Usage(format!(
+                        "--revision {rev}: revisions start at 1"
+                    )));
+                }
+                Command::List(ListOptions {
+                    release: a.release,
+                    revision: a.revision,
+                    event: a.event.as_deref().map(parse_event).transpose()?,
+                    output: match a.output {
+                        OutputArg::Table => Output::Table,
+                        OutputArg::Wide => Output::Wide,
+                        OutputArg::Json => Output::Json,
+                        OutputArg::Yaml => Output::Yaml,
+                        OutputArg::Name => Output::Name,
+                    },
+                    no_headers: a.no_headers,
+                })
+            }
+            CliCommand::Rerun(a) => {
+                if connection.all_namespaces {
+                    return Err(Error::Usage(
+                        "rerun works on one release: use -n NAMESPACE, not -A".into(),
+                    ));
+                }
+                validate_release_name(&a.release)?;
+                let timeout = duration::parse(&a.timeout, false)
+                    .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
+                if timeout.is_zero() {
+                    return Err(Error::Usage(
+                        "--timeout must be more than 0 (Helm's default is 5m)".into(),
+                    ));
+                }
+                let mut hooks: Vec<String> = Vec::new();
+                for h in a.hooks.iter().map(|h| h.trim()).filter(|h| !h.is_empty()) {
+                    if !hooks.iter().any(|x| x == h) {
+                        hooks.push(h.to_string());
+                    }
+                }
+                Command::Rerun(RerunOptions {
+                    release: a.release,
+                    event: parse_event(&a.event)?,
+                    hooks,
+                    timeout,
+                    logs: a.logs,
+                    dry_run: a.dry_run,
+                    yes: a.yes,
+                })
+            }
+            CliCommand::Cleanup(a) => {
+                let target = match (a.release, a.all_releases) {
+                    (Some(r), false) => {
+                        validate_release_name(&r)?;
+                        CleanupTarget::Release(r)
+                    }
+                    (None, true) => CleanupTarget::AllReleases,
+                    _ => {
+                        return Err(Error::Usage(
+                            "cleanup needs a RELEASE or --all-releases".into(),
+                        ));
+                    }
+                };
+                let statuses = a
+                    .status
+                    .iter()
+                    .map(|s| s.trim())
+                    .filter(|s| !s.is_empty())
+                    .map(|s| {
+                        LiveStatus::parse(s).ok_or_else(|| {
+                            Error::Usage(format!(
+                                "--status {s:?}: use one of {}",
+                                LiveStatus::SELECTABLE
+                                    .iter()
+                                    .map(|s| s.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let older_than = a
+                    .older_than
+                    .as_deref()
+                    .map(|d| {
+                        duration::parse(d, false)
+                            .map_err(|e| Error::Usage(format!("--older-than: {e}")))
+                    })
+                    .transpose()?;
+                Command::Cleanup(CleanupOptions {
+                    target,
+                    dry_run: a.dry_run,
+                    statuses,
+                    older_than,
+                    force: a.force,
+                })
+            }
+            CliCommand::Lint(a) => Command::Lint(LintOptions {
+                file: (a.file.as_os_str() != "-").then_some(a.file),
+                policy: a.policy,
+                output: match a.output {
+                    LintOutputArg::Text => LintOutput::Text,
+                    LintOutputArg::Json => LintOutput::Json,
+                },
+            }),
+            CliCommand::Completion(a) => Command::Completion(a.shell),
+            CliCommand::Version => Command::Version,
+        };
+        Ok(Options {
+            connection,
+            command,
+        })
+    }
+}
+
+fn parse_event(text: &str) -> Result<HookEvent> {
+    text.parse::<HookEvent>()
+        .map_err(|e| Error::Usage(format!("--event: {e}")))
+}
+
+/// Release names are DNS-1123 labels of at most 53 characters (Helm's rule).
+fn validate_release_name(name: &str) -> Result<()> {
+    validate_dns_label("release name", name)?;
+    if name.len() > 53 {
+        return Err(Error::Usage(format!(
+            "release name {name:?} is longer than 53 characters, which Helm never allows"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_dns_label(what: &str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 63
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "invalid {what} {name:?}: lower-case letters, digits and '-', starting and ending \
+             with a letter or digit"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    fn options(args: &[&str]) -> Result<Options> {
+        let mut all = vec!["kubectl-hooks"];
+        all.extend_from_slice(args);
+        Options::from_cli_with_driver(Cli::try_parse_from(all).unwrap(), None)
+    }
+
+    #[test]
+    fn list_defaults() {
+        let o = options(&["list", "demo"]).unwrap();
+        let Command::List(list) = o.command else {
+            panic!()
+        };
+        assert_eq!(list.output, Output::Table);
+        assert_eq!(list.revision, None);
+        assert_eq!(o.connection.request_timeout, None);
+        assert_eq!(o.connection.driver.0, StorageDriver::Secret);
+    }
+
+    #[test]
+    fn helm_driver_configmap_is_read() {
+        let cli = Cli::try_parse_from(["kubectl-hooks", "list"]).unwrap();
+        let o = Options::from_cli_with_driver(cli, Some("configmap")).unwrap();
+        assert_eq!(o.connection.driver.0, StorageDriver::ConfigMap);
+        let cli = Cli::try_parse_from(["kubectl-hooks", "list"]).unwrap();
+        let e = Options::from_cli_with_driver(cli, Some("sql")).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["rerun", "demo", "--event", "pre-upgade"][..],
+            &["rerun", "demo", "--event", "pre-upgrade", "--timeout", "5"],
+            &["rerun", "demo", "--event", "pre-upgrade", "-A"],
+            &["rerun", "Demo", "--event", "pre-upgrade"],
+            &["list", "--revision", "3"],
+            &["list", "demo", "--revision", "0"],
+            &["list", "demo", "--request-timeout", "abc"],
+            &["cleanup"],
+            &["cleanup", "demo", "--status", "Done"],
+            &["cleanup", "demo", "--older-than", "yesterday"],
+            &["list", "-n", "Bad_NS"],
+        ] {
+            let e = options(args).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{args:?}: {e}");
+        }
+    }
+
+    #[test]
+    fn rerun_options_are_parsed() {
+        let o = options(&[
+            "rerun",
+            "demo",
+            "--event",
+            "PRE-UPGRADE",
+            "--hook",
+            "b,a,b",
+            "--timeout",
+            "90s",
+            "--request-timeout",
+            "10",
+        ])
+        .unwrap();
+        assert_eq!(o.connection.request_timeout, Some(Duration::from_secs(10)));
+        let Command::Rerun(r) = o.command else {
+            panic!()
+        };
+        assert_eq!(r.event, HookEvent::PreUpgrade);
+        assert_eq!(r.hooks, ["b", "a"]);
+        assert_eq!(r.timeout, Duration::from_secs(90));
+    }
+
+    #[test]
+    fn cleanup_statuses_are_case_insensitive() {
+        let o = options(&[
+            "cleanup",
+            "--all-releases",
+            "--status",
+            "failed,Complete",
+            "--older-than",
+            "1h",
+        ])
+        .unwrap();
+        let Command::Cleanup(c) = o.command else {
+            panic!()
+        };
+        assert_eq!(c.target, CleanupTarget::AllReleases);
+        assert_eq!(c.statuses, [LiveStatus::Failed, LiveStatus::Complete]);
+        assert_eq!(c.older_than, Some(Duration::from_secs(3600)));
+    }
+
+    #[test]
+    fn lint_reads_stdin_by_default() {
+        let o = options(&["lint"]).unwrap();
+        let Command::Lint(l) = o.command else {
+            panic!()
+        };
+        assert!(l.file.is_none());
+        let o = options(&["lint", "-f", "out.yaml", "-o", "json"]).unwrap();
+        let Command::Lint(l) = o.command else {
+            panic!()
+        };
+        assert_eq!(l.file.as_deref(), Some(std::path::Path::new("out.yaml")));
+        assert_eq!(l.output, LintOutput::Json);
+    }
+}

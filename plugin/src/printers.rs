@@ -1,0 +1,377 @@
+//! Output as kubectl prints it: aligned tables with upper-case headers (`table`, `wide`),
+//! `json` and `yaml` lists, and `name` (`job.batch/NAME`).
+
+use crate::duration;
+use crate::list::HookRow;
+use crate::options::Output;
+use helm_hooks::release::HookPhase;
+use jiff::Timestamp;
+use serde::Serialize;
+use std::io::{self, Write};
+
+/// kubectl's tabwriter settings: minimum cell width 6, padding 3.
+const MIN_WIDTH: usize = 6;
+const PADDING: usize = 3;
+/// What kubectl prints for a missing value.
+pub const NONE: &str = "<none>";
+
+/// Writes rows as kubectl's tabwriter does: each column as wide as its widest cell plus 3
+/// spaces (at least 6), the last column unpadded.
+pub fn write_table<W: Write>(
+    out: &mut W,
+    headers: &[&str],
+    rows: &[Vec<String>],
+    no_headers: bool,
+) -> io::Result<()> {
+    let columns = headers.len();
+    let mut widths: Vec<usize> = headers
+        .iter()
+        .map(|h| if no_headers { 0 } else { h.chars().count() })
+        .collect();
+    for row in rows {
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            widths[i] = widths[i].max(cell.chars().count());
+        }
+    }
+    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
+    let all = (!no_headers)
+        .then_some(&header_row)
+        .into_iter()
+        .chain(rows.iter());
+    for row in all {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate().take(columns) {
+            line.push_str(cell);
+            if i + 1 < columns {
+                let width = (widths[i] + PADDING).max(MIN_WIDTH);
+                line.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// What `print_hooks` needs besides the rows.
+#[derive(Debug, Clone)]
+pub struct PrintOptions {
+    pub output: Output,
+    pub no_headers: bool,
+    /// `-A`: a NAMESPACE column first.
+    pub show_namespace: bool,
+    /// All releases: a RELEASE column.
+    pub show_release: bool,
+    /// The time AGE and DURATION are computed against.
+    pub now: Timestamp,
+}
+
+/// The list document `-o json` and `-o yaml` print.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HookList<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: &'a [HookRow],
+}
+
+/// Prints hook rows in the chosen format.
+pub fn print_hooks<W: Write>(
+    rows: &[HookRow],
+    options: &PrintOptions,
+    out: &mut W,
+) -> io::Result<()> {
+    let list = HookList {
+        api_version: "hooks.helm-hooks.io/v1alpha1",
+        kind: "HookList",
+        items: rows,
+    };
+    match options.output {
+        Output::Json => {
+            serde_json::to_writer_pretty(&mut *out, &list).map_err(io::Error::other)?;
+            writeln!(out)
+        }
+        Output::Yaml => {
+            let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
+            out.write_all(text.as_bytes())
+        }
+        Output::Name => {
+            for row in rows {
+                writeln!(out, "{}/{}", row.kubectl_kind, row.name)?;
+            }
+            Ok(())
+        }
+        Output::Table | Output::Wide => {
+            let wide = options.output == Output::Wide;
+            let mut headers: Vec<&str> = Vec::new();
+            if options.show_namespace {
+                headers.push("NAMESPACE");
+            }
+            if options.show_release {
+                headers.push("RELEASE");
+            }
+            headers.extend([
+                "NAME",
+                "KIND",
+                "EVENTS",
+                "WEIGHT",
+                "DELETE-POLICY",
+                "LAST-RUN",
+                "STATUS",
+                "AGE",
+            ]);
+            if wide {
+                headers.extend(["STARTED", "DURATION", "REVISION", "PATH"]);
+            }
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| table_row(row, options, wide))
+                .collect();
+            write_table(out, &headers, &table, options.no_headers)
+        }
+    }
+}
+
+fn table_row(row: &HookRow, options: &PrintOptions, wide: bool) -> Vec<String> {
+    let mut cells = Vec::new();
+    if options.show_namespace {
+        cells.push(row.namespace.clone());
+    }
+    if options.show_release {
+        cells.push(row.release.clone());
+    }
+    cells.extend([
+        row.name.clone(),
+        row.kind.clone(),
+        or_none(row.events.join(",")),
+        row.weight.to_string(),
+        or_none(row.effective_delete_policies.join(",")),
+        last_run_phase(row),
+        row.status.to_string(),
+        row.creation_timestamp
+            .map_or_else(|| NONE.to_string(), |t| age(t, options.now)),
+    ]);
+    if wide {
+        cells.extend([
+            row.last_run
+                .started_at
+                .map_or_else(|| NONE.to_string(), timestamp),
+            run_duration(row, options.now),
+            row.revision.to_string(),
+            or_none(row.path.clone()),
+        ]);
+    }
+    cells
+}
+
+/// LAST-RUN: the phase from the record, `<none>` for a hook that never ran.
+fn last_run_phase(row: &HookRow) -> String {
+    if row.last_run.ever_ran() {
+        row.last_run.phase.to_string()
+    } else {
+        NONE.to_string()
+    }
+}
+
+/// DURATION: completed − started; for a run in flight, the time since it started.
+fn run_duration(row: &HookRow, now: Timestamp) -> String {
+    match (row.last_run.started_at, row.last_run.completed_at) {
+        (Some(start), Some(end)) => duration::human_seconds(end.as_second() - start.as_second()),
+        (Some(start), None) if row.last_run.phase == HookPhase::Running => {
+            duration::human_seconds(now.as_second() - start.as_second())
+        }
+        _ => NONE.to_string(),
+    }
+}
+
+/// AGE of an object created at `created`, as kubectl prints it.
+pub fn age(created: Timestamp, now: Timestamp) -> String {
+    duration::human_seconds(now.as_second() - created.as_second())
+}
+
+/// A timestamp as kubectl prints one in wide output: RFC 3339, seconds, UTC.
+pub fn timestamp(t: Timestamp) -> String {
+    t.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
+
+fn or_none(text: String) -> String {
+    if text.is_empty() {
+        NONE.to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::LastRun;
+    use crate::objects::LiveStatus;
+
+    fn now() -> Timestamp {
+        "2026-05-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn row(name: &str, kind: &str, weight: i64) -> HookRow {
+        HookRow {
+            release: "demo".into(),
+            namespace: "team".into(),
+            revision: 4,
+            name: name.into(),
+            kind: kind.into(),
+            api_version: if kind == "Job" { "batch/v1" } else { "v1" }.into(),
+            path: format!("hooks-demo/templates/{name}.yaml"),
+            events: vec!["pre-upgrade".into()],
+            weight,
+            delete_policies: vec![],
+            effective_delete_policies: vec!["before-hook-creation".into()],
+            output_log_policies: vec![],
+            last_run: LastRun {
+                phase: HookPhase::Succeeded,
+                started_at: Some("2026-05-01T11:55:00Z".parse().unwrap()),
+                completed_at: Some("2026-05-01T11:55:03.5Z".parse().unwrap()),
+            },
+            status: LiveStatus::Complete,
+            object_namespace: Some("team".into()),
+            uid: Some("0000-1111".into()),
+            creation_timestamp: Some("2026-05-01T11:55:00Z".parse().unwrap()),
+            kubectl_kind: if kind == "Job" {
+                "job.batch"
+            } else {
+                "serviceaccount"
+            }
+            .into(),
+        }
+    }
+
+    fn options(output: Output) -> PrintOptions {
+        PrintOptions {
+            output,
+            no_headers: false,
+            show_namespace: false,
+            show_release: false,
+            now: now(),
+        }
+    }
+
+    fn render(rows: &[HookRow], options: &PrintOptions) -> String {
+        let mut out = Vec::new();
+        print_hooks(rows, options, &mut out).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    fn rows() -> Vec<HookRow> {
+        let mut sa = row("demo-hooks", "ServiceAccount", -10);
+        sa.status = LiveStatus::Present;
+        sa.last_run = LastRun::default();
+        sa.creation_timestamp = Some("2026-04-27T07:00:00Z".parse().unwrap());
+        let mut absent = row("demo-db-migrate", "Job", -5);
+        absent.status = LiveStatus::Absent;
+        absent.creation_timestamp = None;
+        absent.delete_policies = vec!["before-hook-creation".into(), "hook-succeeded".into()];
+        absent.effective_delete_policies = absent.delete_policies.clone();
+        vec![sa, absent, row("demo-backup", "Job", 0)]
+    }
+
+    #[test]
+    fn table_is_aligned_like_kubectl() {
+        let text = render(&rows(), &options(Output::Table));
+        let expected = "\
+NAME              KIND             EVENTS        WEIGHT   DELETE-POLICY                         LAST-RUN    STATUS     AGE
+demo-hooks        ServiceAccount   pre-upgrade   -10      before-hook-creation                  <none>      Present    4d5h
+demo-db-migrate   Job              pre-upgrade   -5       before-hook-creation,hook-succeeded   Succeeded   Absent     <none>
+demo-backup       Job              pre-upgrade   0        before-hook-creation                  Succeeded   Complete   5m
+";
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn wide_adds_started_duration_revision_path() {
+        let mut o = options(Output::Wide);
+        o.no_headers = true;
+        let text = render(&rows()[2..], &o);
+        assert_eq!(
+            text,
+            "demo-backup   Job   pre-upgrade   0     before-hook-creation   Succeeded   Complete   5m    \
+             2026-05-01T11:55:00Z   3s    4     hooks-demo/templates/demo-backup.yaml\n"
+        );
+    }
+
+    #[test]
+    fn namespace_and_release_columns_come_first() {
+        let mut o = options(Output::Table);
+        o.show_namespace = true;
+        o.show_release = true;
+        let text = render(&rows()[..1], &o);
+        let header = text.lines().next().unwrap();
+        assert!(header.starts_with("NAMESPACE   RELEASE   NAME"), "{header}");
+        assert!(
+            text.lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("team        demo      demo-hooks")
+        );
+    }
+
+    #[test]
+    fn name_output() {
+        assert_eq!(
+            render(&rows(), &options(Output::Name)),
+            "serviceaccount/demo-hooks\njob.batch/demo-db-migrate\njob.batch/demo-backup\n"
+        );
+    }
+
+    #[test]
+    fn json_output_is_a_hook_list() {
+        let text = render(&rows()[2..], &options(Output::Json));
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["kind"], "HookList");
+        let item = &v["items"][0];
+        assert_eq!(item["name"], "demo-backup");
+        assert_eq!(item["apiVersion"], "batch/v1");
+        assert_eq!(item["status"], "Complete");
+        assert_eq!(item["lastRun"]["phase"], "Succeeded");
+        assert_eq!(item["lastRun"]["startedAt"], "2026-05-01T11:55:00Z");
+        assert_eq!(item["effectiveDeletePolicies"][0], "before-hook-creation");
+        assert_eq!(item["revision"], 4);
+        assert!(item.get("kubectlKind").is_none());
+    }
+
+    #[test]
+    fn yaml_output_parses_back() {
+        let text = render(&rows(), &options(Output::Yaml));
+        let v: serde_json::Value = serde_yaml_ng::from_str(&text).unwrap();
+        assert_eq!(v["items"].as_array().unwrap().len(), 3);
+        assert_eq!(v["items"][0]["lastRun"]["phase"], "Unknown");
+    }
+
+    #[test]
+    fn short_cells_are_padded_to_the_minimum_width() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            &["A", "B"],
+            &[vec!["x".into(), "y".into()]],
+            false,
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), "A     B\nx     y\n");
+    }
+
+    #[test]
+    fn age_uses_human_duration() {
+        let n = now();
+        let ago = |s: i64| n.checked_sub(jiff::SignedDuration::from_secs(s)).unwrap();
+        assert_eq!(age(ago(45), n), "45s");
+        assert_eq!(age(ago(300), n), "5m");
+        assert_eq!(age(ago(3 * 3600), n), "3h");
+        assert_eq!(age(ago(2 * 86400), n), "2d");
+        assert_eq!(age(ago(4 * 86400 + 5 * 3600), n), "4d5h");
+        assert_eq!(
+            age(
+                n.checked_add(jiff::SignedDuration::from_secs(5)).unwrap(),
+                n
+            ),
+            "<invalid>"
+        );
+    }
+}
