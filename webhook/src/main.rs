@@ -1,6 +1,8 @@
-//! `helm-hooks-webhook`: the admission webhook binary (grows in its own issue).
+//! `helm-hooks-webhook`: admission webhook for Helm hooks. See the library crate for the modules.
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("helm-hooks-webhook {}", env!("CARGO_PKG_VERSION"));
+use clap::Parser as _;
+
+fn main() -> std::process::ExitCode {
+    helm_hooks_webhook::run(helm_hooks_webhook::cli::Cli::parse())
 }

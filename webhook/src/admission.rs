@@ -1,0 +1,456 @@
+//! AdmissionReview `admission.k8s.io/v1` in and out: parsing a review, asking the core policy
+//! engine for its verdict and turning the verdict into the response the apiserver expects.
+//!
+//! Pure and synchronous (no I/O, no metrics, no logging): the server wraps it, the golden tests
+//! and the benchmark call it directly. The policy decisions themselves live in
+//! [`helm_hooks::policy`]; this module only maps them onto the AdmissionReview wire format.
+
+use base64::Engine as _;
+use helm_hooks::policy::{AppliedDefault, Mode, Policy, Verdict, Violation, evaluate};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// The only AdmissionReview version the webhook speaks (registered as
+/// `admissionReviewVersions: [v1]`).
+pub const API_VERSION: &str = "admission.k8s.io/v1";
+/// The AdmissionReview kind.
+pub const KIND: &str = "AdmissionReview";
+
+/// How the `patch` field of a response is encoded.
+///
+/// Kubernetes declares `AdmissionResponse.Patch` as Go `[]byte`, which `encoding/json` writes as
+/// a base64 string: that is what the API documentation shows and what the webhook sends. The
+/// byte-array form (a JSON array of numbers, which is how kube-core serializes `Vec<u8>`) exists
+/// only so the end-to-end test can show which forms a real apiserver accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum PatchEncoding {
+    /// base64 of the JSON patch, as documented by Kubernetes (the default).
+    #[default]
+    Base64,
+    /// A JSON array of byte values (kube-core's serialization of `Vec<u8>`).
+    ByteArray,
+}
+
+/// The two admission endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// `POST /mutate`: inject the policy's defaults as a JSON patch.
+    Mutate,
+    /// `POST /validate`: deny enforce-mode violations, warn on warn-mode ones.
+    Validate,
+}
+
+impl Endpoint {
+    /// The metric and log label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Endpoint::Mutate => "mutate",
+            Endpoint::Validate => "validate",
+        }
+    }
+}
+
+/// A review the webhook cannot answer with an AdmissionReview: the HTTP layer returns 400 with
+/// this as the reason (there is no `request.uid` to echo).
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum ReviewError {
+    /// The body is not JSON, or not shaped like an AdmissionReview.
+    #[error("malformed AdmissionReview: {0}")]
+    Malformed(String),
+    /// `apiVersion` or `kind` is not `admission.k8s.io/v1` / `AdmissionReview`.
+    #[error("unsupported {field} {found:?}: expected {expected:?}")]
+    Unsupported {
+        field: &'static str,
+        found: String,
+        expected: &'static str,
+    },
+    /// The review has no `request`.
+    #[error("AdmissionReview has no request")]
+    MissingRequest,
+    /// The request has no `uid` to answer with.
+    #[error("AdmissionReview request has no uid")]
+    MissingUid,
+}
+
+/// An incoming AdmissionReview (only the fields the webhook reads).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionReview {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub request: Option<AdmissionRequest>,
+}
+
+/// Group, version and kind of the object under review.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+pub struct GroupVersionKind {
+    #[serde(default)]
+    pub group: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub kind: String,
+}
+
+/// `AdmissionReview.request` (only the fields the webhook reads).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionRequest {
+    #[serde(default)]
+    pub uid: String,
+    #[serde(default)]
+    pub kind: GroupVersionKind,
+    #[serde(default)]
+    pub sub_resource: Option<String>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub namespace: Option<String>,
+    /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
+    #[serde(default)]
+    pub operation: String,
+    #[serde(default)]
+    pub object: Option<Value>,
+    #[serde(default)]
+    pub old_object: Option<Value>,
+    #[serde(default)]
+    pub dry_run: Option<bool>,
+}
+
+/// `AdmissionReview.response.status` (a trimmed `metav1.Status`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Status {
+    pub code: u16,
+    pub reason: String,
+    pub message: String,
+}
+
+/// `AdmissionReview.response`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct AdmissionResponse {
+    pub uid: String,
+    pub allowed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub patch_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+/// The AdmissionReview the webhook answers with.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ReviewResponse {
+    pub api_version: &'static str,
+    pub kind: &'static str,
+    pub response: AdmissionResponse,
+}
+
+/// What happened to one request, for metrics and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Decision {
+    /// Allowed without a patch or a warning.
+    Allowed,
+    /// Allowed with a patch (mutate only).
+    Patched,
+    /// Allowed with warnings (validate only).
+    Warned,
+    /// Denied by an enforce-mode rule.
+    Denied,
+    /// The request could not be reviewed (malformed request inside a well-formed review).
+    Invalid,
+}
+
+impl Decision {
+    /// The metric and log label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Decision::Allowed => "allowed",
+            Decision::Patched => "patched",
+            Decision::Warned => "warned",
+            Decision::Denied => "denied",
+            Decision::Invalid => "invalid",
+        }
+    }
+}
+
+/// The answer to one review plus what the server needs for metrics and logs.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    /// The AdmissionReview to send back.
+    pub review: ReviewResponse,
+    pub decision: Decision,
+    /// Why the object was passed through untouched, when it was (for debug logs).
+    pub skipped: Option<&'static str>,
+    /// Defaults injected by the patch (mutate only).
+    pub applied_defaults: Vec<AppliedDefault>,
+    /// Every violation found (validate only; mutate never reports violations, so a
+    /// violation is counted once per admission).
+    pub violations: Vec<Violation>,
+}
+
+/// What the request is about, for logs and metric labels (never object contents).
+#[derive(Debug, Clone, Default)]
+pub struct RequestMeta {
+    pub uid: String,
+    pub operation: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub dry_run: bool,
+}
+
+/// Parses an AdmissionReview body.
+pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
+    let review: AdmissionReview =
+        serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
+    if review.api_version != API_VERSION {
+        return Err(ReviewError::Unsupported {
+            field: "apiVersion",
+            found: review.api_version,
+            expected: API_VERSION,
+        });
+    }
+    if review.kind != KIND {
+        return Err(ReviewError::Unsupported {
+            field: "kind",
+            found: review.kind,
+            expected: KIND,
+        });
+    }
+    let request = review.request.ok_or(ReviewError::MissingRequest)?;
+    if request.uid.is_empty() {
+        return Err(ReviewError::MissingUid);
+    }
+    Ok(request)
+}
+
+impl AdmissionRequest {
+    /// Kind, namespace and name for logs and metrics; the name falls back to the object's
+    /// `metadata.name` / `generateName` (a CREATE often carries no `request.name`).
+    pub fn meta(&self) -> RequestMeta {
+        let object = self.object.as_ref().or(self.old_object.as_ref());
+        let text = |p: &str| object.and_then(|o| o.pointer(p)).and_then(Value::as_str);
+        let name = self
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .or_else(|| text("/metadata/name").filter(|n| !n.is_empty()))
+            .map(str::to_string)
+            .or_else(|| text("/metadata/generateName").map(|p| format!("{p}*")))
+            .unwrap_or_default();
+        RequestMeta {
+            uid: self.uid.clone(),
+            operation: self.operation.clone(),
+            kind: self.kind.kind.clone(),
+            namespace: self.namespace.clone().unwrap_or_default(),
+            name,
+            dry_run: self.dry_run.unwrap_or(false),
+        }
+    }
+}
+
+/// Answers `request` on `endpoint` under `policy`.
+pub fn review(
+    endpoint: Endpoint,
+    policy: &Policy,
+    request: &AdmissionRequest,
+    encoding: PatchEncoding,
+) -> Outcome {
+    match endpoint {
+        Endpoint::Mutate => mutate(policy, request, encoding),
+        Endpoint::Validate => validate(policy, request),
+    }
+}
+
+/// Why a request is passed through without evaluation, if it is.
+fn pass_through(request: &AdmissionRequest) -> Option<&'static str> {
+    if request
+        .sub_resource
+        .as_deref()
+        .is_some_and(|s| !s.is_empty())
+    {
+        // Subresources (status, scale, ephemeralcontainers, …) are not the hook Helm created.
+        return Some("subresource");
+    }
+    match request.operation.as_str() {
+        "CREATE" => None,
+        // Helm creates hooks and never updates them. Mutating on UPDATE would also fight
+        // controllers: a Job's pod template is immutable, so re-injecting a default into an
+        // object admitted under an older policy would make every later update (finalizers,
+        // labels) fail. Validation follows the same line: what was admitted stays admitted.
+        "UPDATE" => Some("update"),
+        // DELETE carries only oldObject; CONNECT carries options. Neither is a new hook.
+        "DELETE" => Some("delete"),
+        "CONNECT" => Some("connect"),
+        _ => Some("unknown operation"),
+    }
+}
+
+fn respond(response: AdmissionResponse) -> ReviewResponse {
+    ReviewResponse {
+        api_version: API_VERSION,
+        kind: KIND,
+        response,
+    }
+}
+
+fn allow(request: &AdmissionRequest) -> AdmissionResponse {
+    AdmissionResponse {
+        uid: request.uid.clone(),
+        allowed: true,
+        status: None,
+        patch: None,
+        patch_type: None,
+        warnings: Vec::new(),
+    }
+}
+
+fn outcome(
+    response: AdmissionResponse,
+    decision: Decision,
+    skipped: Option<&'static str>,
+) -> Outcome {
+    Outcome {
+        review: respond(response),
+        decision,
+        skipped,
+        applied_defaults: Vec::new(),
+        violations: Vec::new(),
+    }
+}
+
+/// The object of a CREATE, or the denial that answers a CREATE without one.
+fn object_or_invalid(request: &AdmissionRequest) -> Result<&Value, Box<Outcome>> {
+    match request.object.as_ref() {
+        Some(object) if object.is_object() => Ok(object),
+        Some(_) => Err(Box::new(invalid(
+            request,
+            "request.object is not an object",
+        ))),
+        None => Err(Box::new(invalid(
+            request,
+            "request.object is missing on a CREATE request",
+        ))),
+    }
+}
+
+/// A denial with code 400 for a request the webhook cannot review.
+fn invalid(request: &AdmissionRequest, message: &str) -> Outcome {
+    let response = AdmissionResponse {
+        status: Some(Status {
+            code: 400,
+            reason: "BadRequest".into(),
+            message: format!("helm-hooks webhook: {message}"),
+        }),
+        allowed: false,
+        ..allow(request)
+    };
+    outcome(response, Decision::Invalid, None)
+}
+
+fn evaluate_request(policy: &Policy, request: &AdmissionRequest, object: &Value) -> Verdict {
+    evaluate(
+        policy,
+        object,
+        request.namespace.as_deref().filter(|n| !n.is_empty()),
+    )
+}
+
+/// `/mutate`: the verdict's patch on CREATE of a hook; everything else passes untouched.
+fn mutate(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) -> Outcome {
+    if let Some(why) = pass_through(request) {
+        return outcome(allow(request), Decision::Allowed, Some(why));
+    }
+    let object = match object_or_invalid(request) {
+        Ok(object) => object,
+        Err(outcome) => return *outcome,
+    };
+    let verdict = evaluate_request(policy, request, object);
+    if !verdict.is_hook {
+        return outcome(allow(request), Decision::Allowed, Some("not a hook"));
+    }
+    if verdict.patch.is_empty() {
+        let why = verdict.exempt.then_some("exempt namespace");
+        return outcome(allow(request), Decision::Allowed, why);
+    }
+    let patch_json =
+        serde_json::to_vec(&verdict.patch).expect("a JSON patch always serializes to JSON");
+    let patch = match encoding {
+        PatchEncoding::Base64 => {
+            Value::String(base64::engine::general_purpose::STANDARD.encode(&patch_json))
+        }
+        PatchEncoding::ByteArray => Value::Array(patch_json.into_iter().map(Value::from).collect()),
+    };
+    let response = AdmissionResponse {
+        patch: Some(patch),
+        patch_type: Some("JSONPatch"),
+        ..allow(request)
+    };
+    Outcome {
+        review: respond(response),
+        decision: Decision::Patched,
+        skipped: None,
+        applied_defaults: verdict.applied_defaults,
+        violations: Vec::new(),
+    }
+}
+
+/// `/validate`: deny on enforce-mode violations, warn on warn-mode ones; audit-mode ones are
+/// only reported in [`Outcome::violations`] for logs and metrics.
+fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
+    if let Some(why) = pass_through(request) {
+        return outcome(allow(request), Decision::Allowed, Some(why));
+    }
+    let object = match object_or_invalid(request) {
+        Ok(object) => object,
+        Err(outcome) => return *outcome,
+    };
+    let verdict = evaluate_request(policy, request, object);
+    if !verdict.is_hook {
+        return outcome(allow(request), Decision::Allowed, Some("not a hook"));
+    }
+    let warnings: Vec<String> = verdict.in_mode(Mode::Warn).map(|v| v.to_string()).collect();
+    let denials: Vec<String> = verdict
+        .in_mode(Mode::Enforce)
+        .map(|v| v.to_string())
+        .collect();
+    let (response, decision) = if !denials.is_empty() {
+        let message = format!("helm-hooks policy denied this hook: {}", denials.join("; "));
+        let response = AdmissionResponse {
+            allowed: false,
+            status: Some(Status {
+                code: 403,
+                reason: "Forbidden".into(),
+                message,
+            }),
+            warnings,
+            ..allow(request)
+        };
+        (response, Decision::Denied)
+    } else if !warnings.is_empty() {
+        (
+            AdmissionResponse {
+                warnings,
+                ..allow(request)
+            },
+            Decision::Warned,
+        )
+    } else {
+        (allow(request), Decision::Allowed)
+    };
+    Outcome {
+        review: respond(response),
+        decision,
+        skipped: verdict.exempt.then_some("exempt namespace"),
+        applied_defaults: Vec::new(),
+        violations: verdict.violations,
+    }
+}

@@ -1,0 +1,183 @@
+//! Command line: clap flags, and their validation into [`ServeOptions`].
+
+use crate::admission::PatchEncoding;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Admission webhook that injects safe defaults into Helm hooks and enforces a hook policy.
+#[derive(Debug, Parser)]
+#[command(name = "helm-hooks-webhook", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve /mutate, /validate, /healthz, /readyz and /metrics over HTTPS.
+    Serve(ServeArgs),
+    /// Print the built-in policy as YAML (a starting point for --policy).
+    DefaultPolicy,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// One JSON object per line.
+    Json,
+    /// Human-readable text.
+    #[default]
+    Text,
+}
+
+/// Flags of `serve`, as typed.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: String,
+    /// PEM certificate chain (leaf first); reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+    /// PEM private key of the certificate; reloaded when the file changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+    /// Policy document (YAML); reloaded when the file changes. Without it the built-in
+    /// policy applies (see `default-policy`).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// How often to check the policy and certificate files for changes, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "2")]
+    pub reload_interval: String,
+    /// How long to wait for requests in flight on SIGTERM/SIGINT, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "25")]
+    pub shutdown_timeout: String,
+    /// Encoding of the `patch` field (compatibility testing only: keep base64).
+    #[arg(long, value_enum, default_value_t = PatchEncoding::Base64, hide = true)]
+    pub patch_encoding: PatchEncoding,
+}
+
+/// A flag value that makes no sense.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum OptionsError {
+    #[error("--listen {0:?} is not an address like 0.0.0.0:8443 or 127.0.0.1:8443")]
+    Listen(String),
+    #[error("--{flag} {value:?} is not a positive number of seconds")]
+    Seconds { flag: &'static str, value: String },
+}
+
+/// Validated options of `serve`.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    pub tls_cert: PathBuf,
+    pub tls_key: PathBuf,
+    pub policy: Option<PathBuf>,
+    pub log_format: LogFormat,
+    pub reload_interval: Duration,
+    pub shutdown_timeout: Duration,
+    pub patch_encoding: PatchEncoding,
+}
+
+fn seconds(flag: &'static str, value: &str) -> Result<Duration, OptionsError> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s > 0.0 && *s < 86_400.0)
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| OptionsError::Seconds {
+            flag,
+            value: value.to_string(),
+        })
+}
+
+impl TryFrom<ServeArgs> for ServeOptions {
+    type Error = OptionsError;
+
+    fn try_from(args: ServeArgs) -> Result<Self, Self::Error> {
+        let listen = args
+            .listen
+            .parse()
+            .map_err(|_| OptionsError::Listen(args.listen.clone()))?;
+        Ok(ServeOptions {
+            listen,
+            tls_cert: args.tls_cert,
+            tls_key: args.tls_key,
+            policy: args.policy,
+            log_format: args.log_format,
+            reload_interval: seconds("reload-interval", &args.reload_interval)?,
+            shutdown_timeout: seconds("shutdown-timeout", &args.shutdown_timeout)?,
+            patch_encoding: args.patch_encoding,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<ServeOptions, String> {
+        let cli = Cli::try_parse_from(args).map_err(|e| e.to_string())?;
+        match cli.command {
+            Command::Serve(args) => ServeOptions::try_from(args).map_err(|e| e.to_string()),
+            Command::DefaultPolicy => Err("default-policy".into()),
+        }
+    }
+
+    #[test]
+    fn serve_flags() {
+        let o = parse(&[
+            "w",
+            "serve",
+            "--listen",
+            "127.0.0.1:8443",
+            "--tls-cert",
+            "c.pem",
+            "--tls-key",
+            "k.pem",
+            "--log-format",
+            "json",
+            "--reload-interval",
+            "0.5",
+        ])
+        .unwrap();
+        assert_eq!(o.listen, "127.0.0.1:8443".parse().unwrap());
+        assert_eq!(o.log_format, LogFormat::Json);
+        assert_eq!(o.reload_interval, Duration::from_millis(500));
+        assert_eq!(o.patch_encoding, PatchEncoding::Base64);
+        assert!(o.policy.is_none());
+    }
+
+    #[test]
+    fn bad_values_are_refused() {
+        let base = ["w", "serve", "--tls-cert", "c", "--tls-key", "k"];
+        let with = |extra: &[&str]| {
+            let mut a = base.to_vec();
+            a.extend_from_slice(extra);
+            parse(&a)
+        };
+        assert!(
+            with(&["--listen", "8443"])
+                .unwrap_err()
+                .contains("--listen")
+        );
+        assert!(
+            with(&["--listen", ":8443", "--reload-interval", "0"])
+                .unwrap_err()
+                .contains("--listen")
+        );
+        assert!(
+            with(&["--listen", "[::]:8443", "--reload-interval", "-1"])
+                .unwrap_err()
+                .contains("reload-interval")
+        );
+        assert!(with(&["--listen", "0.0.0.0:1", "--log-format", "xml"]).is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `helm-hooks-webhook`: the admission webhook of helm-hooks.
+//!
+//! The core library ([`helm_hooks::policy`]) decides; this crate only moves bytes between the
+//! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
+//! ([`server`]), TLS with certificate hot reload ([`tls`]), policy hot reload
+//! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
+//! graceful shutdown ([`shutdown`]).
+#![forbid(unsafe_code)]
+
+pub mod admission;
+pub mod cli;
+pub mod logging;
+pub mod metrics;
+pub mod policy_store;
+pub mod reload;
+pub mod server;
+pub mod shutdown;
+pub mod tls;
+
+use anyhow::Context as _;
+use cli::{Cli, Command, ServeOptions};
+use helm_hooks::policy::Policy;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+use tracing::{error, info};
+
+/// Runs the command line; the exit code is 0 on success, 1 on a failure while running and 2
+/// on bad usage.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::DefaultPolicy => {
+            print!("{}", Policy::builtin().to_yaml());
+            ExitCode::SUCCESS
+        }
+        Command::Serve(args) => {
+            let options = match ServeOptions::try_from(args) {
+                Ok(options) => options,
+                Err(e) => {
+                    eprintln!("helm-hooks-webhook: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            logging::init(options.log_format);
+            let started = Instant::now();
+            let runtime = match tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime,
+                Err(e) => {
+                    error!(error = %e, "cannot start the async runtime");
+                    return ExitCode::FAILURE;
+                }
+            };
+            match runtime.block_on(serve(options, started, shutdown::signal())) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::FAILURE,
+                Err(e) => {
+                    error!(error = format!("{e:#}"), "webhook failed");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+/// Loads TLS and policy, binds, serves until `shutdown` resolves and drains. `Ok(false)` when
+/// the drain timed out.
+pub async fn serve(
+    options: ServeOptions,
+    started: Instant,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<bool> {
+    let certs = Arc::new(tls::CertStore::load(&options.tls_cert, &options.tls_key)?);
+    let policy = Arc::new(match &options.policy {
+        Some(path) => policy_store::PolicyStore::from_file(path)?,
+        None => policy_store::PolicyStore::builtin(),
+    });
+    let metrics = Arc::new(metrics::Metrics::new());
+    metrics.set_certificate_not_after(certs.current().not_after);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
+    let listener = tokio::net::TcpListener::bind(options.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", options.listen))?;
+    let addr = listener.local_addr()?;
+    let state = Arc::new(server::AppState {
+        policy: policy.clone(),
+        metrics: metrics.clone(),
+        ready: AtomicBool::new(false),
+        patch_encoding: options.patch_encoding,
+    });
+    let reloader = tokio::spawn(reload::watch(
+        policy.clone(),
+        certs.clone(),
+        metrics.clone(),
+        options.reload_interval,
+    ));
+    state.ready.store(true, Ordering::Relaxed);
+    info!(
+        addr = %addr,
+        policy = %options.policy.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
+        not_after = certs.current().not_after,
+        startup_ms = started.elapsed().as_secs_f64() * 1000.0,
+        "listening"
+    );
+    let ready = state.clone();
+    let drained = server::serve(
+        listener,
+        acceptor,
+        server::router(state),
+        async move {
+            shutdown.await;
+            ready.ready.store(false, Ordering::Relaxed);
+        },
+        options.shutdown_timeout,
+    )
+    .await;
+    reloader.abort();
+    info!(drained, "stopped");
+    Ok(drained)
+}

@@ -1,0 +1,170 @@
+//! Prometheus metrics (`GET /metrics`, text exposition format), all prefixed `helm_hooks_webhook_`.
+//!
+//! | metric | labels |
+//! |---|---|
+//! | `requests_total` | endpoint, operation, kind, decision |
+//! | `request_duration_seconds` (histogram) | endpoint |
+//! | `violations_total` | rule, mode (counted on `/validate` only, once per admission) |
+//! | `defaults_applied_total` | default (per patch returned by `/mutate`) |
+//! | `policy_reloads_total`, `certificate_reloads_total` | result = success, failure |
+//! | `certificate_expiry_seconds` (gauge) | — seconds until the serving certificate's notAfter |
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Labels of `requests_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub endpoint: &'static str,
+    pub operation: String,
+    pub kind: String,
+    pub decision: &'static str,
+}
+
+/// Labels of `request_duration_seconds`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EndpointLabels {
+    pub endpoint: &'static str,
+}
+
+/// Labels of `violations_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViolationLabels {
+    pub rule: &'static str,
+    pub mode: &'static str,
+}
+
+/// Labels of `defaults_applied_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DefaultLabels {
+    pub default: &'static str,
+}
+
+/// Labels of the reload counters.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ResultLabels {
+    pub result: &'static str,
+}
+
+/// Every metric of the webhook, plus the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub duration: Family<EndpointLabels, Histogram>,
+    pub violations: Family<ViolationLabels, Counter>,
+    pub defaults: Family<DefaultLabels, Counter>,
+    pub policy_reloads: Family<ResultLabels, Counter>,
+    pub certificate_reloads: Family<ResultLabels, Counter>,
+    certificate_expiry: Gauge<f64, AtomicU64>,
+    /// The serving certificate's notAfter, Unix seconds (`i64::MIN` until one is loaded).
+    not_after: AtomicI64,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric.
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("helm_hooks_webhook");
+        let requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "requests",
+            "Admission reviews answered, by endpoint, operation, kind and decision",
+            requests.clone(),
+        );
+        let duration = Family::<EndpointLabels, Histogram>::new_with_constructor(|| {
+            // 25 µs … ~0.4 s
+            Histogram::new(exponential_buckets(0.000_025, 2.0, 15))
+        });
+        registry.register(
+            "request_duration_seconds",
+            "Time to answer an admission review, from body received to response built",
+            duration.clone(),
+        );
+        let violations = Family::<ViolationLabels, Counter>::default();
+        registry.register(
+            "violations",
+            "Policy violations found by /validate, by rule and mode",
+            violations.clone(),
+        );
+        let defaults = Family::<DefaultLabels, Counter>::default();
+        registry.register(
+            "defaults_applied",
+            "Defaults injected by /mutate patches, by default",
+            defaults.clone(),
+        );
+        let policy_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "policy_reloads",
+            "Policy file reloads after a change, by result",
+            policy_reloads.clone(),
+        );
+        let certificate_reloads = Family::<ResultLabels, Counter>::default();
+        registry.register(
+            "certificate_reloads",
+            "Serving certificate reloads after a change, by result",
+            certificate_reloads.clone(),
+        );
+        let certificate_expiry = Gauge::<f64, AtomicU64>::default();
+        registry.register(
+            "certificate_expiry_seconds",
+            "Seconds until the serving certificate expires (negative once expired)",
+            certificate_expiry.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            duration,
+            violations,
+            defaults,
+            policy_reloads,
+            certificate_reloads,
+            certificate_expiry,
+            not_after: AtomicI64::new(i64::MIN),
+        }
+    }
+
+    /// Records the serving certificate's notAfter (Unix seconds).
+    pub fn set_certificate_not_after(&self, unix_seconds: i64) {
+        self.not_after.store(unix_seconds, Ordering::Relaxed);
+    }
+
+    /// A reload counter's labels.
+    pub fn result(ok: bool) -> ResultLabels {
+        ResultLabels {
+            result: if ok { "success" } else { "failure" },
+        }
+    }
+
+    /// The text exposition of every metric (OpenMetrics text, which Prometheus scrapes).
+    pub fn encode(&self) -> String {
+        let not_after = self.not_after.load(Ordering::Relaxed);
+        if not_after != i64::MIN {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or(0.0);
+            self.certificate_expiry.set(not_after as f64 - now);
+        }
+        let mut out = String::with_capacity(4096);
+        encode(&mut out, &self.registry).expect("writing to a String cannot fail");
+        out
+    }
+}

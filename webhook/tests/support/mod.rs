@@ -1,0 +1,336 @@
+//! Test support: certificates made with rcgen, the webhook binary started on a free loopback
+//! port, and a small HTTPS client (hyper over tokio-rustls) that trusts the test CA.
+#![allow(dead_code)]
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
+};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, ServerName};
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// A throw-away CA.
+pub struct Ca {
+    pub cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// A serving certificate and its key, PEM.
+pub struct Leaf {
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl Ca {
+    pub fn new(name: &str) -> Ca {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        let key = KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Ca {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
+    }
+
+    /// A leaf for 127.0.0.1 and localhost, valid for `days`.
+    pub fn leaf(&self, days: i64) -> Leaf {
+        let mut params =
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+                .unwrap();
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "helm-hooks-webhook");
+        let now = time::OffsetDateTime::now_utc();
+        params.not_before = now - time::Duration::hours(1);
+        params.not_after = now + time::Duration::days(days);
+        let key = KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        Leaf {
+            cert_pem: cert.pem(),
+            key_pem: key.serialize_pem(),
+        }
+    }
+}
+
+/// Writes a file atomically (write to a temporary name, then rename), like a secret volume.
+pub fn write_atomic(path: &Path, contents: &str) {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, contents).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// A running `helm-hooks-webhook serve`.
+pub struct Webhook {
+    pub child: Child,
+    pub addr: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub ca: Ca,
+    /// Every log line so far (JSON).
+    pub logs: Arc<Mutex<Vec<Value>>>,
+    pub startup: Duration,
+}
+
+pub fn binary() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_helm-hooks-webhook"))
+}
+
+impl Webhook {
+    /// Starts the webhook with a fresh CA and certificate; `policy` is written to a file and
+    /// passed with --policy when given. Waits until it logs `listening`.
+    pub fn start(policy: Option<&str>, extra: &[&str]) -> Webhook {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = Ca::new("helm-hooks test CA");
+        let leaf = ca.leaf(30);
+        std::fs::write(dir.path().join("tls.crt"), &leaf.cert_pem).unwrap();
+        std::fs::write(dir.path().join("tls.key"), &leaf.key_pem).unwrap();
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .arg("--tls-cert")
+            .arg(dir.path().join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.path().join("tls.key"))
+            .args(["--reload-interval", "0.2"])
+            .args(extra)
+            .env("RUST_LOG", "debug")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(policy) = policy {
+            std::fs::write(dir.path().join("policy.yaml"), policy).unwrap();
+            cmd.arg("--policy").arg(dir.path().join("policy.yaml"));
+        }
+        let started = Instant::now();
+        let mut child = cmd.spawn().unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let logs = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        {
+            let logs = logs.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stderr).lines() {
+                    let Ok(line) = line else { break };
+                    let value: Value = serde_json::from_str(&line)
+                        .unwrap_or_else(|_| Value::String(line.clone()));
+                    if value["message"] == "listening" {
+                        let _ = tx.send(value["addr"].as_str().unwrap().to_string());
+                    }
+                    logs.lock().unwrap().push(value);
+                }
+            });
+        }
+        let addr = rx
+            .recv_timeout(Duration::from_secs(20))
+            .unwrap_or_else(|_| panic!("webhook did not start: {:?}", logs.lock().unwrap()));
+        Webhook {
+            child,
+            addr: addr.parse().unwrap(),
+            dir,
+            ca,
+            logs,
+            startup: started.elapsed(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(self.addr, &self.ca.cert_pem)
+    }
+
+    /// Log lines whose `message` is `message`.
+    pub fn logs_with(&self, message: &str) -> Vec<Value> {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l["message"] == message)
+            .cloned()
+            .collect()
+    }
+
+    pub fn all_logs(&self) -> String {
+        self.logs
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| l.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Sends SIGTERM (via `kill`, no unsafe code) and waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        self.wait(Duration::from_secs(30))
+    }
+
+    pub fn wait(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "webhook did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Webhook {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An HTTPS response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "status {} body not JSON ({e}): {}",
+                self.status,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A client of one webhook: one TLS connection per [`Client::connect`], keep-alive on it.
+#[derive(Clone)]
+pub struct Client {
+    addr: std::net::SocketAddr,
+    connector: tokio_rustls::TlsConnector,
+}
+
+/// One keep-alive HTTP/1.1 connection.
+pub struct Connection {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    /// The leaf certificate the server presented.
+    pub peer_cert: Vec<u8>,
+}
+
+impl Client {
+    pub fn new(addr: std::net::SocketAddr, ca_pem: &str) -> Client {
+        let mut roots = rustls::RootCertStore::empty();
+        for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+            roots.add(cert.unwrap()).unwrap();
+        }
+        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        Client {
+            addr,
+            connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+        }
+    }
+
+    pub async fn connect(&self) -> Result<Connection, String> {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tls = self
+            .connector
+            .connect(ServerName::IpAddress(self.addr.ip().into()), tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        let peer_cert = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+        let (sender, conn) = hyper::client::conn::http1::handshake(
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        Ok(Connection { sender, peer_cert })
+    }
+
+    /// One request on a fresh connection.
+    pub async fn request(&self, method: &str, path: &str, body: Vec<u8>) -> Response {
+        let mut conn = self.connect().await.unwrap();
+        conn.request(method, path, body).await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request("POST", path, serde_json::to_vec(body).unwrap())
+            .await
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request("GET", path, Vec::new()).await
+    }
+}
+
+impl Connection {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Response, String> {
+        use http_body_util::BodyExt as _;
+        self.sender.ready().await.map_err(|e| e.to_string())?;
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let response = self
+            .sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes()
+            .to_vec();
+        Ok(Response { status, body })
+    }
+}
+
+/// Reads a value of a metric line `name{labels} value` from the exposition text; the labels
+/// must all appear (any order) in the line.
+pub fn metric(text: &str, name: &str, labels: &[(&str, &str)]) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.split(['{', ' ']).next() == Some(name)
+                && labels
+                    .iter()
+                    .all(|(k, v)| l.contains(&format!("{k}=\"{v}\"")))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
