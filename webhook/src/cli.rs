@@ -174,7 +174,7 @@ mod tests {
                 .contains("--listen")
         );
         assert!(
-            with(&["--listen", "[::]:8443", "--reload-interval", "-1"])
+            with(&["--listen", "[::]:8443", "--reload-interval=-1"])
                 .unwrap_err()
                 .contains("reload-interval")
         );
