@@ -2,9 +2,7 @@
 //! port, and a small HTTPS client (hyper over tokio-rustls) that trusts the test CA.
 #![allow(dead_code)]
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, ServerName};
 use serde_json::Value;
@@ -43,8 +41,7 @@ impl Ca {
     /// A leaf for 127.0.0.1 and localhost, valid for `days`.
     pub fn leaf(&self, days: i64) -> Leaf {
         let mut params =
-            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
-                .unwrap();
+            CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "helm-hooks-webhook");
@@ -65,6 +62,37 @@ pub fn write_atomic(path: &Path, contents: &str) {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents).unwrap();
     std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Writes `..<version>/tls.{crt,key}` and points `..data` at it with an atomic symlink swap
+/// (a new symlink renamed over the old one), as kubelet and cert-manager do.
+pub fn install_cert_version(dir: &Path, version: &str, leaf: &Leaf) {
+    let versioned = dir.join(format!("..{version}"));
+    std::fs::create_dir_all(&versioned).unwrap();
+    std::fs::write(versioned.join("tls.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(versioned.join("tls.key"), &leaf.key_pem).unwrap();
+    let tmp = dir.join("..data_tmp");
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(format!("..{version}"), &tmp).unwrap();
+    std::fs::rename(&tmp, dir.join("..data")).unwrap();
+}
+
+/// The DER of the first certificate in a PEM text.
+pub fn der_of(pem: &str) -> Vec<u8> {
+    CertificateDer::pem_slice_iter(pem.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .to_vec()
+}
+
+/// A golden case's review (`tests/golden/cases/NAME.json`).
+pub fn case(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden/cases")
+        .join(format!("{name}.json"));
+    let file: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    file["review"].clone()
 }
 
 /// A running `helm-hooks-webhook serve`.
@@ -89,8 +117,10 @@ impl Webhook {
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("helm-hooks test CA");
         let leaf = ca.leaf(30);
-        std::fs::write(dir.path().join("tls.crt"), &leaf.cert_pem).unwrap();
-        std::fs::write(dir.path().join("tls.key"), &leaf.key_pem).unwrap();
+        // Laid out like a kubelet secret volume: tls.crt -> ..data/tls.crt, ..data -> ..v1.
+        install_cert_version(dir.path(), "v1", &leaf);
+        std::os::unix::fs::symlink("..data/tls.crt", dir.path().join("tls.crt")).unwrap();
+        std::os::unix::fs::symlink("..data/tls.key", dir.path().join("tls.key")).unwrap();
         let mut cmd = Command::new(binary());
         cmd.arg("serve")
             .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
@@ -117,8 +147,8 @@ impl Webhook {
             std::thread::spawn(move || {
                 for line in BufReader::new(stderr).lines() {
                     let Ok(line) = line else { break };
-                    let value: Value = serde_json::from_str(&line)
-                        .unwrap_or_else(|_| Value::String(line.clone()));
+                    let value: Value =
+                        serde_json::from_str(&line).unwrap_or_else(|_| Value::String(line.clone()));
                     if value["message"] == "listening" {
                         let _ = tx.send(value["addr"].as_str().unwrap().to_string());
                     }
@@ -235,38 +265,55 @@ pub struct Connection {
 
 impl Client {
     pub fn new(addr: std::net::SocketAddr, ca_pem: &str) -> Client {
+        Client::with_versions(addr, ca_pem, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// A client limited to some TLS versions.
+    pub fn with_versions(
+        addr: std::net::SocketAddr,
+        ca_pem: &str,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Client {
         let mut roots = rustls::RootCertStore::empty();
         for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(cert.unwrap()).unwrap();
         }
-        let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
-        .with_safe_default_protocol_versions()
+        .with_protocol_versions(versions)
         .unwrap()
         .with_root_certificates(roots)
         .with_no_client_auth();
+        // No session resumption: every connection is a full handshake, so the test sees the
+        // certificate the server serves now (a resumed session reports the original one).
+        config.resumption = rustls::client::Resumption::disabled();
         Client {
             addr,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
         }
     }
 
-    pub async fn connect(&self) -> Result<Connection, String> {
+    /// A TLS stream to the webhook.
+    pub async fn tls(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
         let tcp = tokio::net::TcpStream::connect(self.addr)
             .await
             .map_err(|e| e.to_string())?;
-        let tls = self
-            .connector
+        self.connector
             .connect(ServerName::IpAddress(self.addr.ip().into()), tcp)
             .await
-            .map_err(|e| format!("TLS: {e}"))?;
+            .map_err(|e| format!("TLS: {e}"))
+    }
+
+    pub async fn connect(&self) -> Result<Connection, String> {
+        let tls = self.tls().await?;
         let peer_cert = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
-        let (sender, conn) = hyper::client::conn::http1::handshake(
-            hyper_util::rt::TokioIo::new(tls),
-        )
-        .await
-        .map_err(|e| e.to_string())?;
+        let (sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(tls))
+                .await
+                .map_err(|e| e.to_string())?;
         tokio::spawn(conn);
         Ok(Connection { sender, peer_cert })
     }

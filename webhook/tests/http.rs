@@ -1,0 +1,592 @@
+//! HTTP-level tests over real TLS: the webhook binary on a loopback port with a certificate made
+//! in the test, both admission endpoints, health, metrics, body limit, malformed input, policy
+//! and certificate reload while requests are in flight, graceful shutdown.
+
+mod support;
+
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use support::{Client, Webhook, case, metric};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+fn uid(review: &Value) -> &str {
+    review["request"]["uid"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn endpoints_health_and_metrics() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    println!("start-up to listening: {:?}", webhook.startup);
+
+    let health = client.get("/healthz").await;
+    assert_eq!((health.status, health.text().trim()), (200, "ok"));
+    assert_eq!(client.get("/readyz").await.status, 200);
+
+    // A hook Job with a secret in env: the patch comes back, the secret never reaches a log.
+    let mut review = case("default-raw-job");
+    review["request"]["object"]["spec"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "DB_PASSWORD", "value": "s3cr3t-hunter2"}]);
+    let response = client.post("/mutate", &review).await;
+    assert_eq!(response.status, 200);
+    let body = response.json();
+    assert_eq!(body["apiVersion"], "admission.k8s.io/v1");
+    assert_eq!(body["kind"], "AdmissionReview");
+    assert_eq!(body["response"]["uid"], uid(&review));
+    assert_eq!(body["response"]["allowed"], true);
+    assert_eq!(body["response"]["patchType"], "JSONPatch");
+    assert!(body["response"]["patch"].is_string(), "base64 patch");
+
+    let validate = client
+        .post("/validate", &case("rule-privileged"))
+        .await
+        .json();
+    assert_eq!(validate["response"]["allowed"], false);
+    assert_eq!(validate["response"]["status"]["code"], 403);
+    let message = validate["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.contains("privileged: Job/db-migrate: spec.template.spec.containers[0].securityContext.privileged"), "{message}");
+
+    let warned = client
+        .post("/validate", &case("rule-image-tag"))
+        .await
+        .json();
+    assert_eq!(warned["response"]["allowed"], true);
+    assert!(
+        warned["response"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("image-tag: ")
+    );
+    let audited = client
+        .post("/validate", &case("rule-resources"))
+        .await
+        .json();
+    assert_eq!(audited["response"]["allowed"], true);
+    assert!(audited["response"].get("warnings").is_none());
+
+    let not_hook = client.post("/mutate", &case("non-hook")).await.json();
+    assert_eq!(not_hook["response"]["allowed"], true);
+    assert!(not_hook["response"].get("patch").is_none());
+
+    let metrics = client.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    let text = metrics.text();
+    let requests = "helm_hooks_webhook_requests_total";
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[
+                ("endpoint", "mutate"),
+                ("operation", "CREATE"),
+                ("kind", "Job"),
+                ("decision", "patched")
+            ]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[("endpoint", "validate"), ("decision", "denied")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[("endpoint", "mutate"), ("decision", "allowed")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "helm_hooks_webhook_violations_total",
+            &[("rule", "privileged"), ("mode", "enforce")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "helm_hooks_webhook_violations_total",
+            &[("rule", "resources"), ("mode", "audit")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "helm_hooks_webhook_defaults_applied_total",
+            &[("default", "delete-policy")]
+        ),
+        1.0
+    );
+    assert_eq!(
+        metric(
+            &text,
+            "helm_hooks_webhook_request_duration_seconds_count",
+            &[("endpoint", "validate")]
+        ),
+        3.0
+    );
+    let expiry = metric(&text, "helm_hooks_webhook_certificate_expiry_seconds", &[]);
+    assert!(
+        (29.0 * 86400.0..30.0 * 86400.0 + 60.0).contains(&expiry),
+        "{expiry}"
+    );
+
+    // Audit-mode findings are logged with rule and field; no log line holds object contents.
+    let logs = webhook.all_logs();
+    assert!(
+        !logs.contains("s3cr3t-hunter2"),
+        "a secret reached the logs"
+    );
+    assert!(
+        !logs.contains("registry.example"),
+        "an image reached the logs"
+    );
+    let audit = webhook
+        .logs_with("policy violation")
+        .into_iter()
+        .find(|l| l["mode"] == "audit")
+        .expect("audit violation logged");
+    assert_eq!(audit["rule"], "resources");
+    assert_eq!(audit["kind"], "Job");
+    assert_eq!(audit["namespace"], "shop");
+    assert_eq!(audit["name"], "db-migrate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn body_limit_and_malformed_input() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+
+    // Just under 3 MiB: a valid review padded with a big annotation is answered.
+    let mut big = case("default-raw-job");
+    big["request"]["object"]["metadata"]["annotations"]["padding"] =
+        json!("x".repeat(3 * 1024 * 1024 - 4096));
+    let body = serde_json::to_vec(&big).unwrap();
+    assert!(body.len() < 3 * 1024 * 1024);
+    let response = client.request("POST", "/mutate", body).await;
+    assert_eq!(response.status, 200, "{}", response.text());
+    // Above 3 MiB: 413.
+    big["request"]["object"]["metadata"]["annotations"]["padding"] =
+        json!("x".repeat(3 * 1024 * 1024));
+    let response = client
+        .request("POST", "/validate", serde_json::to_vec(&big).unwrap())
+        .await;
+    assert_eq!(response.status, 413, "{}", response.text());
+
+    let valid = serde_json::to_vec(&case("default-raw-job")).unwrap();
+    let truncated = valid[..valid.len() / 2].to_vec();
+    let mut v1beta1 = case("default-raw-job");
+    v1beta1["apiVersion"] = json!("admission.k8s.io/v1beta1");
+    let mut wrong_kind = case("default-raw-job");
+    wrong_kind["kind"] = json!("Job");
+    let mut no_request = case("default-raw-job");
+    no_request.as_object_mut().unwrap().remove("request");
+    let mut no_uid = case("default-raw-job");
+    no_uid["request"].as_object_mut().unwrap().remove("uid");
+    for (what, body, reason) in [
+        ("garbage", b"hello".to_vec(), "malformed AdmissionReview"),
+        ("empty", Vec::new(), "malformed AdmissionReview"),
+        ("truncated", truncated, "malformed AdmissionReview"),
+        (
+            "v1beta1",
+            serde_json::to_vec(&v1beta1).unwrap(),
+            "unsupported apiVersion",
+        ),
+        (
+            "wrong kind",
+            serde_json::to_vec(&wrong_kind).unwrap(),
+            "unsupported kind",
+        ),
+        (
+            "no request",
+            serde_json::to_vec(&no_request).unwrap(),
+            "has no request",
+        ),
+        ("no uid", serde_json::to_vec(&no_uid).unwrap(), "has no uid"),
+        (
+            "request is a string",
+            br#"{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":"x"}"#
+                .to_vec(),
+            "malformed AdmissionReview",
+        ),
+    ] {
+        for endpoint in ["/mutate", "/validate"] {
+            let response = client.request("POST", endpoint, body.clone()).await;
+            assert_eq!(response.status, 400, "{what} on {endpoint}");
+            assert!(
+                response.text().contains(reason),
+                "{what}: {}",
+                response.text()
+            );
+        }
+    }
+    // A review whose CREATE has no object: an AdmissionReview answer with code 400.
+    let missing = client.post("/validate", &case("missing-object")).await;
+    assert_eq!(missing.status, 200);
+    let missing = missing.json();
+    assert_eq!(missing["response"]["allowed"], false);
+    assert_eq!(missing["response"]["status"]["code"], 400);
+    // DELETE, subresources, UPDATE: allowed untouched.
+    for name in ["delete", "subresource-status", "update"] {
+        for endpoint in ["/mutate", "/validate"] {
+            let r = client.post(endpoint, &case(name)).await.json();
+            assert_eq!(r["response"]["allowed"], true, "{name} {endpoint}");
+            assert!(r["response"].get("patch").is_none(), "{name} {endpoint}");
+        }
+    }
+    assert_eq!(client.get("/mutate").await.status, 405);
+    assert_eq!(client.get("/nope").await.status, 404);
+    // Still alive and well.
+    assert_eq!(client.get("/healthz").await.status, 200);
+    let text = client.get("/metrics").await.text();
+    assert!(
+        metric(
+            &text,
+            "helm_hooks_webhook_requests_total",
+            &[("decision", "invalid")]
+        ) >= 17.0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_1_2_and_1_3_are_served() {
+    let webhook = Webhook::start(None, &[]);
+    for versions in [
+        &[&rustls::version::TLS12][..],
+        &[&rustls::version::TLS13][..],
+    ] {
+        let client = Client::with_versions(webhook.addr, &webhook.ca.cert_pem, versions);
+        assert_eq!(client.get("/healthz").await.status, 200);
+    }
+    // A client that does not trust the CA is refused by its own verifier.
+    let stranger = support::Ca::new("another CA");
+    let client = Client::new(webhook.addr, &stranger.cert_pem);
+    assert!(client.connect().await.is_err());
+}
+
+/// Request count, failures and the worker tasks of [`load`].
+type Load = (
+    Arc<AtomicU64>,
+    Arc<std::sync::Mutex<Vec<String>>>,
+    Vec<tokio::task::JoinHandle<()>>,
+);
+
+/// Sends reviews continuously from `workers` tasks until `stop`, each on a keep-alive
+/// connection that it replaces every 20 requests (so new handshakes happen during the test).
+/// Returns (requests, failures).
+fn load(client: Client, workers: usize, stop: Arc<AtomicBool>) -> Load {
+    let count = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let review = serde_json::to_vec(&case("rule-privileged")).unwrap();
+    let handles = (0..workers)
+        .map(|_| {
+            let (client, stop, count, failures, review) = (
+                client.clone(),
+                stop.clone(),
+                count.clone(),
+                failures.clone(),
+                review.clone(),
+            );
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let mut conn = match client.connect().await {
+                        Ok(conn) => conn,
+                        Err(e) => {
+                            failures.lock().unwrap().push(format!("connect: {e}"));
+                            continue;
+                        }
+                    };
+                    for _ in 0..20 {
+                        match conn.request("POST", "/validate", review.clone()).await {
+                            Ok(r) if r.status == 200 => {
+                                let body = r.json();
+                                if body["response"]["uid"] != "00000000-0000-4000-8000-000000000023"
+                                {
+                                    failures.lock().unwrap().push(format!("bad body {body}"));
+                                }
+                            }
+                            Ok(r) => failures.lock().unwrap().push(format!(
+                                "status {}: {}",
+                                r.status,
+                                r.text()
+                            )),
+                            Err(e) => failures.lock().unwrap().push(format!("request: {e}")),
+                        }
+                        count.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    (count, failures, handles)
+}
+
+async fn wait_for(what: &str, timeout: Duration, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn policy_reload_under_load_keeps_the_old_policy_when_the_new_one_is_broken() {
+    let builtin = helm_hooks::policy::Policy::builtin().to_yaml();
+    let webhook = Webhook::start(Some(&builtin), &[]);
+    let client = webhook.client();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (count, failures, handles) = load(client.clone(), 4, stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A broken policy: refused with a clear log line; privileged hooks still denied.
+    support::write_atomic(
+        &webhook.path("policy.yaml"),
+        "rules:\n  privileged: sometimes\n",
+    );
+    wait_for("the refusal", Duration::from_secs(10), async || {
+        !webhook
+            .logs_with("policy reload refused; the previous policy stays in force")
+            .is_empty()
+    })
+    .await;
+    let refusal =
+        &webhook.logs_with("policy reload refused; the previous policy stays in force")[0];
+    assert!(
+        refusal["error"].as_str().unwrap().contains("sometimes"),
+        "{refusal}"
+    );
+    let r = client
+        .post("/validate", &case("rule-privileged"))
+        .await
+        .json();
+    assert_eq!(r["response"]["allowed"], false);
+
+    // A valid policy that only warns on privileged: picked up.
+    support::write_atomic(
+        &webhook.path("policy.yaml"),
+        &builtin.replace("privileged: enforce", "privileged: warn"),
+    );
+    wait_for("the new policy", Duration::from_secs(10), async || {
+        client
+            .post("/validate", &case("rule-privileged"))
+            .await
+            .json()["response"]["allowed"]
+            == true
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} failures: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(count.load(Ordering::Relaxed) > 100);
+    let text = client.get("/metrics").await.text();
+    let reloads = "helm_hooks_webhook_policy_reloads_total";
+    assert_eq!(metric(&text, reloads, &[("result", "failure")]), 1.0);
+    assert_eq!(metric(&text, reloads, &[("result", "success")]), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_rotation_by_symlink_swap_under_load() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let first = client.connect().await.unwrap();
+    assert_eq!(
+        first.peer_cert,
+        support::der_of(&std::fs::read_to_string(webhook.path("tls.crt")).unwrap())
+    );
+    let mut old_conn = client.connect().await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (count, failures, handles) = load(client.clone(), 4, stop.clone());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // A key that does not match the certificate: refused, the old pair stays.
+    let a = webhook.ca.leaf(10);
+    let b = webhook.ca.leaf(10);
+    support::install_cert_version(
+        webhook.dir.path(),
+        "v2",
+        &support::Leaf {
+            cert_pem: a.cert_pem.clone(),
+            key_pem: b.key_pem.clone(),
+        },
+    );
+    wait_for("the refusal", Duration::from_secs(10), async || {
+        !webhook
+            .logs_with("certificate reload refused; the previous certificate stays in use")
+            .is_empty()
+    })
+    .await;
+    assert_eq!(client.connect().await.unwrap().peer_cert, first.peer_cert);
+
+    // A good new pair, swapped in like cert-manager + kubelet do.
+    let next = webhook.ca.leaf(10);
+    support::install_cert_version(webhook.dir.path(), "v3", &next);
+    let new_der = support::der_of(&next.cert_pem);
+    wait_for("the new certificate", Duration::from_secs(10), async || {
+        client.connect().await.unwrap().peer_cert == new_der
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in handles {
+        h.await.unwrap();
+    }
+    // The connection opened before the rotation still works.
+    let r = old_conn
+        .request("GET", "/healthz", Vec::new())
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200);
+    let failures = failures.lock().unwrap().clone();
+    assert!(
+        failures.is_empty(),
+        "{} failures: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(count.load(Ordering::Relaxed) > 100);
+    let text = client.get("/metrics").await.text();
+    let reloads = "helm_hooks_webhook_certificate_reloads_total";
+    assert_eq!(metric(&text, reloads, &[("result", "failure")]), 1.0);
+    assert_eq!(metric(&text, reloads, &[("result", "success")]), 1.0);
+    let expiry = metric(&text, "helm_hooks_webhook_certificate_expiry_seconds", &[]);
+    assert!(
+        (9.0 * 86400.0..10.0 * 86400.0 + 60.0).contains(&expiry),
+        "{expiry}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_the_request_in_flight() {
+    let mut webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let body = serde_json::to_vec(&case("default-raw-job")).unwrap();
+    let mut tls = client.tls().await.unwrap();
+    let head = format!(
+        "POST /mutate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let (first, rest) = body.split_at(body.len() / 2);
+    tls.write_all(first).await.unwrap();
+    tls.flush().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    // SIGTERM while the request is half sent.
+    let pid = webhook.child.id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        while webhook.logs_with("shutdown requested").is_empty() {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    // No new connections once draining.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(client.connect().await.is_err(), "listener still open");
+
+    tls.write_all(rest).await.unwrap();
+    tls.flush().await.unwrap();
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(
+        response.contains("\"patchType\":\"JSONPatch\""),
+        "{response}"
+    );
+    let status = webhook.wait(Duration::from_secs(10));
+    assert!(status.success(), "{status:?}\n{}", webhook.all_logs());
+    assert_eq!(webhook.logs_with("stopped")[0]["drained"], true);
+}
+
+#[test]
+fn default_policy_prints_the_builtin_policy() {
+    let out = std::process::Command::new(support::binary())
+        .arg("default-policy")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        helm_hooks::policy::Policy::from_yaml(&text).unwrap(),
+        helm_hooks::policy::Policy::builtin()
+    );
+}
+
+#[test]
+fn bad_usage_and_bad_files_exit_non_zero_with_a_reason() {
+    let run = |args: &[&str]| {
+        std::process::Command::new(support::binary())
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "serve",
+        "--listen",
+        "nowhere",
+        "--tls-cert",
+        "a",
+        "--tls-key",
+        "b",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--listen"));
+    let out = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        "/nonexistent/tls.crt",
+        "--tls-key",
+        "/nonexistent/tls.key",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/tls.crt"));
+    let dir = tempfile::tempdir().unwrap();
+    let ca = support::Ca::new("ca");
+    let leaf = ca.leaf(1);
+    std::fs::write(dir.path().join("c"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.path().join("k"), &leaf.key_pem).unwrap();
+    std::fs::write(dir.path().join("p"), "rules: {privileged: enforced}\n").unwrap();
+    let p = |n: &str| dir.path().join(n).display().to_string();
+    let out = run(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tls-cert",
+        &p("c"),
+        "--tls-key",
+        &p("k"),
+        "--policy",
+        &p("p"),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid policy"), "{stderr}");
+}
