@@ -1,0 +1,32 @@
+# Shared by tests/cluster/build and tests/cluster/with-cluster (sourced, not executed).
+# Versions come from the wrapper modules' go.mod files, so bumping a version is one edit there
+# (plus `go mod tidy`), and the binary cache is keyed by that version.
+
+cluster_dir=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+cache_root=${HELM_HOOKS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/helm-hooks}
+bin_root=$cache_root/bin
+
+log() { printf '[%s] %s\n' "$(basename "$0")" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# required_version MODULE_DIR MODULE_PATH -> the version the wrapper's go.mod requires
+required_version() {
+  local v
+  v=$(awk -v m="$2" '($1 == "require" && $2 == m) || ($1 == m) { print ($1 == "require" ? $3 : $2); exit }' \
+    "$cluster_dir/go/$1/go.mod")
+  [[ -n $v ]] || die "no version of $2 in $cluster_dir/go/$1/go.mod"
+  printf '%s\n' "$v"
+}
+
+kube_version=$(required_version kube k8s.io/kubernetes)
+etcd_version=$(required_version etcd go.etcd.io/etcd/server/v3)
+kwok_version=$(required_version kwok sigs.k8s.io/kwok)
+helm4_version=$(required_version helm4 helm.sh/helm/v4)
+helm3_version=$(required_version helm3 helm.sh/helm/v3)
+
+# Where each binary lives: $bin_root/<name>-<version>/<binary>
+kube_bin=$bin_root/kubernetes-$kube_version
+etcd_bin=$bin_root/etcd-$etcd_version
+kwok_bin=$bin_root/kwok-$kwok_version
+helm4_bin=$bin_root/helm-$helm4_version
+helm3_bin=$bin_root/helm3-$helm3_version
