@@ -168,6 +168,14 @@ pub fn status_code(error: &kube::Error) -> Option<u16> {
     }
 }
 
+/// What the server said (for API errors), else the error chain: for one-line warnings.
+pub fn brief(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => chain(other),
+    }
+}
+
 /// `error: cause: cause`, without repeating causes already in the text.
 pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();

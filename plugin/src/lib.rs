@@ -54,6 +54,8 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = Options::from_cli(cli).and_then(run);
     match result {
         Ok(code) => ExitCode::from(code),
+        // `kubectl hooks list | head`: the reader went away; that is not an error.
+        Err(Error::Io(e)) if e.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::from(EXIT_OK),
         Err(e) => {
             eprintln!("error: {}", error::render(&e));
             ExitCode::from(e.exit_code())

@@ -218,7 +218,7 @@ fn empty_message(options: &ListOptions, search: Option<&str>, decoded: &[Record]
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::releases::RecordRef;
     use helm_hooks::release::{RecordMeta, Release};

@@ -1,0 +1,464 @@
+//! Executes a [`Plan`] against the cluster the way Helm's `execHook` does: per hook, delete
+//! the previous object (`before-hook-creation`) and wait until it is gone, create the stored
+//! manifest, wait for Jobs and Pods with the per-hook timeout; on failure apply `hook-failed`,
+//! then `hook-succeeded` of the hooks that already ran, and stop; on success apply
+//! `hook-succeeded` in reverse order. The release record is never touched.
+
+use super::logs;
+use super::plan::{Plan, Step};
+use super::progress::Progress;
+use crate::client::Kube;
+use crate::discovery::{self, Resolution, Resolved};
+use crate::duration;
+use crate::error::{self, Error, Result};
+use crate::objects::{self, has_condition};
+use futures::{StreamExt, TryStreamExt};
+use kube::api::{
+    Api, DeleteParams, DynamicObject, PostParams, PropagationPolicy, WatchEvent, WatchParams,
+};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Longest single watch request; the wait re-watches until the hook's timeout.
+const WATCH_CHUNK_SECONDS: u64 = 60;
+/// How often a deletion is checked.
+const DELETE_POLL: Duration = Duration::from_millis(200);
+
+/// How a hook's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Job `Complete`, Pod `Succeeded`, any other kind created.
+    Succeeded,
+    /// The object was deleted while Helm would be watching it: Helm counts that as success.
+    Deleted,
+    /// Job `Failed`, Pod `Failed`, with the reason.
+    Failed(String),
+    /// The timeout passed.
+    TimedOut,
+}
+
+impl Outcome {
+    fn ok(&self) -> bool {
+        matches!(self, Outcome::Succeeded | Outcome::Deleted)
+    }
+}
+
+/// Runs `plan`; `Ok` when every hook succeeded.
+pub async fn execute(
+    kube: &Kube,
+    plan: &Plan,
+    resolution: &Resolution,
+    timeout: Duration,
+    stream_logs: bool,
+    progress: &mut Progress,
+) -> Result<()> {
+    for (i, step) in plan.steps.iter().enumerate() {
+        let resolved = resolved_of(resolution, step)?;
+        if step.delete_before {
+            delete_and_wait(
+                kube,
+                step,
+                resolved,
+                "before-hook-creation",
+                timeout,
+                progress,
+            )
+            .await?;
+        }
+        let created = create(kube, step, resolved).await?;
+        progress.line(&format!("{} created", step.hook.kubectl_name()));
+        if !step.wait {
+            continue;
+        }
+        let log_task = stream_logs.then(|| logs::spawn(kube, step, &created));
+        let outcome = wait_done(kube, step, resolved, &created, timeout, progress).await?;
+        if let Some(task) = log_task {
+            logs::finish(task).await;
+        }
+        let name = step.hook.kubectl_name();
+        match &outcome {
+            Outcome::Succeeded => progress.line(&format!("{name} succeeded")),
+            Outcome::Deleted => progress.line(&format!(
+                "{name} was deleted while running (Helm counts that as success)"
+            )),
+            Outcome::Failed(reason) => progress.line(&format!("{name} failed: {reason}")),
+            Outcome::TimedOut => progress.line(&format!(
+                "{name} timed out after {}",
+                duration::go_format(timeout)
+            )),
+        }
+        if outcome.ok() {
+            continue;
+        }
+        // Failure: hook-failed on this hook, then hook-succeeded on the ones that ran.
+        if step.delete_on_failure
+            && let Err(e) =
+                delete_and_wait(kube, step, resolved, "hook-failed", timeout, progress).await
+        {
+            progress.line(&format!("warning: {}", error::render(&e)));
+        }
+        for earlier in &plan.steps[..i] {
+            if earlier.delete_on_success {
+                delete_and_wait(
+                    kube,
+                    earlier,
+                    resolved_of(resolution, earlier)?,
+                    "hook-succeeded",
+                    timeout,
+                    progress,
+                )
+                .await?;
+            }
+        }
+        let skipped: Vec<&str> = plan.steps[i + 1..]
+            .iter()
+            .map(|s| s.hook.name.as_str())
+            .collect();
+        let reason = match outcome {
+            Outcome::Failed(reason) => reason,
+            Outcome::TimedOut => format!("timed out after {}", duration::go_format(timeout)),
+            _ => unreachable!("successes continue above"),
+        };
+        return Err(Error::Failed(format!(
+            "{} hook {} failed: {reason}{}",
+            plan.event,
+            step.hook.name,
+            if skipped.is_empty() {
+                String::new()
+            } else {
+                format!("; skipped the remaining hooks: {}", skipped.join(", "))
+            }
+        )));
+    }
+    for step in plan.steps.iter().rev() {
+        if step.delete_on_success {
+            delete_and_wait(
+                kube,
+                step,
+                resolved_of(resolution, step)?,
+                "hook-succeeded",
+                timeout,
+                progress,
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+fn resolved_of<'a>(resolution: &'a Resolution, step: &Step) -> Result<&'a Resolved> {
+    resolution
+        .get(&step.hook.type_key)
+        .and_then(Option::as_ref)
+        .ok_or_else(|| discovery::unserved_error(&step.hook.type_key, &step.hook.name))
+}
+
+fn api_for(kube: &Kube, step: &Step, resolved: &Resolved, watch: bool) -> Api<DynamicObject> {
+    let client = if watch {
+        &kube.watch_client
+    } else {
+        &kube.client
+    };
+    objects::api(client, resolved, Some(&step.hook.namespace))
+}
+
+fn namespace_of<'a>(step: &'a Step, resolved: &Resolved) -> Option<&'a str> {
+    resolved.namespaced.then_some(step.hook.namespace.as_str())
+}
+
+/// Deletes the hook's object (background propagation, a missing object is fine) and waits
+/// until it is gone, as Helm's `deleteHookByPolicy` does.
+async fn delete_and_wait(
+    kube: &Kube,
+    step: &Step,
+    resolved: &Resolved,
+    policy: &str,
+    timeout: Duration,
+    progress: &mut Progress,
+) -> Result<()> {
+    let api = api_for(kube, step, resolved, false);
+    let name = &step.hook.name;
+    let resource = resolved.rbac_resource();
+    let namespace = namespace_of(step, resolved);
+    let params = DeleteParams {
+        propagation_policy: Some(PropagationPolicy::Background),
+        ..DeleteParams::default()
+    };
+    match api.delete(name, &params).await {
+        Ok(_) => {}
+        Err(e) if error::status_code(&e) == Some(404) => return Ok(()),
+        Err(e) => {
+            return Err(error::api(
+                error::Request::new("delete", &resource, namespace).named(name),
+                e,
+            ));
+        }
+    }
+    let started = Instant::now();
+    let what = format!("{} deletion", step.hook.kubectl_name());
+    let mut announced = false;
+    loop {
+        match api.get_metadata_opt(name).await {
+            Ok(None) => break,
+            Ok(Some(_)) => {}
+            Err(e) => {
+                return Err(error::api(
+                    error::Request::new("get", &resource, namespace).named(name),
+                    e,
+                ));
+            }
+        }
+        if started.elapsed() >= timeout {
+            progress.clear();
+            return Err(Error::Failed(format!(
+                "{} was not deleted within {} ({policy}); it may have finalizers: \
+                 inspect it with kubectl get {} -n {} -o yaml",
+                step.hook.kubectl_name(),
+                duration::go_format(timeout),
+                step.hook.kubectl_name(),
+                step.hook.namespace
+            )));
+        }
+        if !announced && started.elapsed() > Duration::from_secs(1) {
+            progress.start_wait(&what, timeout);
+            announced = true;
+        }
+        if announced {
+            progress.tick(&what, started);
+        }
+        tokio::time::sleep(DELETE_POLL).await;
+    }
+    progress.line(&format!("{} deleted ({policy})", step.hook.kubectl_name()));
+    Ok(())
+}
+
+/// Creates (never applies) the stored manifest.
+async fn create(kube: &Kube, step: &Step, resolved: &Resolved) -> Result<DynamicObject> {
+    let object: DynamicObject =
+        serde_json::from_value(step.object(resolved.namespaced)).map_err(|e| {
+            Error::Failed(format!(
+                "hook {}: the stored manifest is not a Kubernetes object: {e}",
+                step.hook.name
+            ))
+        })?;
+    let params = PostParams {
+        field_manager: Some("kubectl-hooks".into()),
+        ..PostParams::default()
+    };
+    api_for(kube, step, resolved, false)
+        .create(&params, &object)
+        .await
+        .map_err(|e| {
+            let resource = resolved.rbac_resource();
+            let request = error::Request::new("create", &resource, namespace_of(step, resolved))
+                .named(&step.hook.name);
+            if error::status_code(&e) == Some(409) {
+                Error::Failed(format!(
+                    "cannot create {}: it already exists (its delete policy has no \
+                     before-hook-creation, so Helm would fail the same way); delete it or run \
+                     kubectl hooks cleanup",
+                    step.hook.kubectl_name()
+                ))
+            } else {
+                error::api(request, e)
+            }
+        })
+}
+
+/// The outcome visible in one state of a Job or Pod, if final.
+pub fn final_state(kind: &str, object: &Value) -> Option<Outcome> {
+    match kind {
+        "Job" => {
+            if has_condition(object, "Complete") {
+                Some(Outcome::Succeeded)
+            } else if has_condition(object, "Failed") {
+                let reason = condition_text(object, "Failed")
+                    .unwrap_or_else(|| "the Job has condition Failed".into());
+                Some(Outcome::Failed(reason))
+            } else {
+                None
+            }
+        }
+        "Pod" => match object.pointer("/status/phase").and_then(Value::as_str) {
+            Some("Succeeded") => Some(Outcome::Succeeded),
+            Some("Failed") => Some(Outcome::Failed(
+                object
+                    .pointer("/status/reason")
+                    .and_then(Value::as_str)
+                    .map(|r| format!("Pod phase Failed ({r})"))
+                    .unwrap_or_else(|| "Pod phase Failed".into()),
+            )),
+            _ => None,
+        },
+        _ => Some(Outcome::Succeeded),
+    }
+}
+
+fn condition_text(object: &Value, kind: &str) -> Option<String> {
+    let condition = object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?;
+    let text = |k: &str| condition.get(k).and_then(Value::as_str).unwrap_or("");
+    match (text("reason"), text("message")) {
+        ("", "") => None,
+        (reason, "") => Some(reason.to_string()),
+        ("", message) => Some(message.to_string()),
+        (reason, message) => Some(format!("{reason}: {message}")),
+    }
+}
+
+/// Waits until the Job or Pod reaches a final state, is deleted, or `timeout` passes. Lists
+/// the object, then watches from its resourceVersion; re-watches when a watch ends.
+async fn wait_done(
+    kube: &Kube,
+    step: &Step,
+    resolved: &Resolved,
+    created: &DynamicObject,
+    timeout: Duration,
+    progress: &mut Progress,
+) -> Result<Outcome> {
+    let kind = step.hook.type_key.kind.as_str();
+    let name = created.metadata.name.clone().unwrap_or_default();
+    let uid = created.metadata.uid.clone();
+    let what = step.hook.kubectl_name();
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + timeout;
+    progress.start_wait(&what, timeout);
+    let api = api_for(kube, step, resolved, true);
+    let resource = resolved.rbac_resource();
+    let namespace = namespace_of(step, resolved);
+    let mut ticker = tokio::time::interval(Duration::from_millis(120));
+    let mut version: Option<String> = None;
+    loop {
+        if tokio::time::Instant::now() >= deadline {
+            progress.clear();
+            return Ok(Outcome::TimedOut);
+        }
+        // Current state (and a resourceVersion to watch from).
+        let rv = match version.take() {
+            Some(rv) => rv,
+            None => match api.get_opt(&name).await {
+                Ok(None) => return Ok(Outcome::Deleted),
+                Ok(Some(object)) if object.metadata.uid != uid => return Ok(Outcome::Deleted),
+                Ok(Some(object)) => {
+                    if let Some(outcome) = final_state(kind, &object.data) {
+                        progress.clear();
+                        return Ok(outcome);
+                    }
+                    object.metadata.resource_version.unwrap_or_default()
+                }
+                Err(e) => {
+                    return Err(error::api(
+                        error::Request::new("get", &resource, namespace).named(&name),
+                        e,
+                    ));
+                }
+            },
+        };
+        let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let params = WatchParams::default()
+            .fields(&format!("metadata.name={name}"))
+            .timeout(remaining.as_secs().clamp(1, WATCH_CHUNK_SECONDS) as u32);
+        let stream = api.watch(&params, &rv).await.map_err(|e| {
+            error::api(
+                error::Request::new("watch", &resource, namespace).named(&name),
+                e,
+            )
+        })?;
+        let mut stream = stream.boxed();
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep_until(deadline) => {
+                    progress.clear();
+                    return Ok(Outcome::TimedOut);
+                }
+                _ = ticker.tick() => progress.tick(&what, started),
+                event = stream.try_next() => match event {
+                    Ok(Some(WatchEvent::Added(object) | WatchEvent::Modified(object))) => {
+                        if object.metadata.uid != uid {
+                            progress.clear();
+                            return Ok(Outcome::Deleted);
+                        }
+                        if let Some(outcome) = final_state(kind, &object.data) {
+                            progress.clear();
+                            return Ok(outcome);
+                        }
+                        version = object.metadata.resource_version.clone();
+                    }
+                    Ok(Some(WatchEvent::Deleted(_))) => {
+                        progress.clear();
+                        return Ok(Outcome::Deleted);
+                    }
+                    Ok(Some(WatchEvent::Bookmark(b))) => {
+                        version = Some(b.metadata.resource_version);
+                    }
+                    // 410 Gone and other watch errors: list again.
+                    Ok(Some(WatchEvent::Error(_))) => {
+                        version = None;
+                        break;
+                    }
+                    // The watch ended (server timeout): continue from the last version.
+                    Ok(None) => break,
+                    Err(_) => {
+                        version = None;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn job_final_states() {
+        let job = |t: &str, reason: &str| {
+            json!({"status": {"conditions": [
+                {"type": t, "status": "True", "reason": reason, "message": "Job has reached the specified backoff limit"}
+            ]}})
+        };
+        assert_eq!(
+            final_state("Job", &job("Complete", "")),
+            Some(Outcome::Succeeded)
+        );
+        assert_eq!(
+            final_state("Job", &job("Failed", "BackoffLimitExceeded")),
+            Some(Outcome::Failed(
+                "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
+            ))
+        );
+        // FailureTarget / SuccessCriteriaMet come first; Helm waits for the final condition.
+        assert_eq!(final_state("Job", &job("FailureTarget", "x")), None);
+        assert_eq!(final_state("Job", &json!({"status": {"active": 1}})), None);
+    }
+
+    #[test]
+    fn pod_final_states() {
+        assert_eq!(
+            final_state("Pod", &json!({"status": {"phase": "Succeeded"}})),
+            Some(Outcome::Succeeded)
+        );
+        assert!(matches!(
+            final_state("Pod", &json!({"status": {"phase": "Failed"}})),
+            Some(Outcome::Failed(_))
+        ));
+        assert_eq!(
+            final_state("Pod", &json!({"status": {"phase": "Running"}})),
+            None
+        );
+    }
+
+    #[test]
+    fn other_kinds_are_done_once_created() {
+        assert_eq!(
+            final_state("ConfigMap", &json!({})),
+            Some(Outcome::Succeeded)
+        );
+    }
+}

@@ -1,0 +1,138 @@
+//! `kubectl hooks rerun RELEASE --event EVENT`: runs the hooks of one event again, exactly as
+//! Helm would ([`plan`] decides, [`exec`] moves bytes). Asks for confirmation unless `--yes`,
+//! refuses while the release has an operation in flight (`pending-*`), and never rewrites
+//! Helm's release record.
+
+pub mod exec;
+pub mod logs;
+pub mod plan;
+pub mod progress;
+
+use crate::client::Kube;
+use crate::discovery;
+use crate::error::{Error, Result};
+use crate::options::{Connection, RerunOptions};
+use crate::releases::{self, Store};
+use helm_hooks::release::Status;
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+
+/// Runs `rerun`.
+pub async fn run(kube: &Kube, connection: &Connection, options: &RerunOptions) -> Result<u8> {
+    let store = Store::new(kube.client.clone(), connection.driver.0);
+    let namespace = kube.namespace.as_str();
+    let records = store
+        .records(Some(namespace), Some(&options.release))
+        .await?;
+    let latest = releases::select_revision(&records, &options.release, None, Some(namespace))?;
+    refuse_in_flight(&options.release, &latest.meta.status, latest.meta.revision)?;
+    let record = store.fetch(&latest).await?;
+    refuse_in_flight(
+        &options.release,
+        record.release.status().as_str(),
+        latest.meta.revision,
+    )?;
+    let plan = plan::plan(&record, options.event, &options.hooks)?;
+
+    let mut stdout = std::io::stdout();
+    plan.write(&mut stdout).map_err(Error::Io)?;
+    if options.dry_run {
+        writeln!(stdout, "Dry run: nothing was changed.").map_err(Error::Io)?;
+        return Ok(crate::EXIT_OK);
+    }
+    let kinds: BTreeSet<_> = plan.steps.iter().map(|s| s.hook.type_key.clone()).collect();
+    let resolution = discovery::resolve(&kube.client, &kinds).await?;
+    for step in &plan.steps {
+        if resolution
+            .get(&step.hook.type_key)
+            .is_none_or(Option::is_none)
+        {
+            return Err(discovery::unserved_error(
+                &step.hook.type_key,
+                &step.hook.name,
+            ));
+        }
+    }
+    if !options.yes && !confirm(&plan)? {
+        eprintln!("Aborted: nothing was changed.");
+        return Ok(crate::EXIT_FAILED);
+    }
+    let mut progress = progress::Progress::stdout();
+    exec::execute(
+        kube,
+        &plan,
+        &resolution,
+        options.timeout,
+        options.logs,
+        &mut progress,
+    )
+    .await?;
+    progress.line(&format!(
+        "Rerun of {} {} hook{} of release {} succeeded.",
+        plan.steps.len(),
+        plan.event,
+        if plan.steps.len() == 1 { "" } else { "s" },
+        plan.release
+    ));
+    Ok(crate::EXIT_OK)
+}
+
+/// Refuses while Helm has an operation in flight on the release.
+fn refuse_in_flight(release: &str, status: &str, revision: i64) -> Result<()> {
+    let status = Status::parse(status);
+    if status.is_pending() || status == Status::Uninstalling {
+        return Err(Error::Failed(format!(
+            "release {release} is {status} (revision {revision}): Helm has an operation in \
+             flight; wait for it to finish (or recover the stuck release with helm rollback) \
+             before rerunning hooks"
+        )));
+    }
+    Ok(())
+}
+
+/// Asks on the terminal; refuses (bad usage) when stdin is not a terminal.
+fn confirm(plan: &plan::Plan) -> Result<bool> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        return Err(Error::Usage(
+            "refusing to rerun hooks without confirmation: stdin is not a terminal; pass --yes \
+             to confirm (or --dry-run to only see the plan)"
+                .into(),
+        ));
+    }
+    eprint!(
+        "Rerun these {} hook{} in namespace {}? [y/N] ",
+        plan.steps.len(),
+        if plan.steps.len() == 1 { "" } else { "s" },
+        plan.namespace
+    );
+    std::io::stderr().flush().map_err(Error::Io)?;
+    let mut answer = String::new();
+    stdin.lock().read_line(&mut answer).map_err(Error::Io)?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pending_releases_are_refused() {
+        for status in [
+            "pending-install",
+            "pending-upgrade",
+            "pending-rollback",
+            "uninstalling",
+        ] {
+            let e = refuse_in_flight("demo", status, 4).unwrap_err();
+            assert!(e.to_string().contains(status), "{e}");
+            assert_eq!(e.exit_code(), 1);
+        }
+        for status in ["deployed", "failed", "superseded"] {
+            assert!(refuse_in_flight("demo", status, 4).is_ok());
+        }
+    }
+}

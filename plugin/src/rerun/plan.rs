@@ -1,0 +1,324 @@
+//! The rerun planner: which hooks of an event run, in which order, and which deletions Helm
+//! would apply around each. Pure: no cluster access.
+
+use crate::error::{Error, Result};
+use crate::objects::{HookRef, is_waited_kind};
+use crate::printers::write_table;
+use crate::releases::Record;
+use helm_hooks::hook::{DeletePolicy, HookEvent};
+use serde_json::Value;
+use std::io::{self, Write};
+
+/// Helm never deletes CRDs by hook policy (cascading garbage collection).
+const NEVER_DELETED_KIND: &str = "CustomResourceDefinition";
+
+/// One hook to run.
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub hook: HookRef,
+    pub path: String,
+    pub weight: i64,
+    /// The effective delete policies (Helm's default applied).
+    pub policies: Vec<DeletePolicy>,
+    /// No policy was written: Helm's `before-hook-creation` default applies.
+    pub defaulted: bool,
+    /// `before-hook-creation`: delete the previous object and wait until it is gone.
+    pub delete_before: bool,
+    /// Helm waits for Jobs and Pods only.
+    pub wait: bool,
+    /// `hook-succeeded`: deleted (in reverse order) once every hook succeeded, or when a later
+    /// hook fails.
+    pub delete_on_success: bool,
+    /// `hook-failed`: deleted when this hook fails.
+    pub delete_on_failure: bool,
+}
+
+/// What `rerun` will do.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub release: String,
+    pub namespace: String,
+    pub revision: i64,
+    pub event: HookEvent,
+    pub steps: Vec<Step>,
+}
+
+/// Plans a rerun of `event`'s hooks of `record`, restricted to `only` (names) when not empty.
+/// The order is Helm's (weight, name, kind, file order) over the whole event, so a subset
+/// keeps its relative order.
+pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> {
+    let release = &record.release;
+    let namespace = &record.reference.namespace;
+    let hooks = release.hooks_for(event);
+    let name = &record.reference.meta.release;
+    if hooks.is_empty() {
+        return Err(Error::Failed(format!(
+            "release {name} (revision {}) has no {event} hooks",
+            record.reference.meta.revision
+        )));
+    }
+    let unknown: Vec<&String> = only
+        .iter()
+        .filter(|n| !hooks.iter().any(|h| &h.name == *n))
+        .collect();
+    if !unknown.is_empty() {
+        let known: Vec<&str> = hooks.iter().map(|h| h.name.as_str()).collect();
+        return Err(Error::Usage(format!(
+            "release {name} has no {event} hook named {}; its {event} hooks are: {}",
+            unknown
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            known.join(", ")
+        )));
+    }
+    let mut steps = Vec::new();
+    for hook in hooks {
+        if !only.is_empty() && !only.contains(&hook.name) {
+            continue;
+        }
+        let reference = HookRef::from_hook(hook, namespace);
+        if !reference.manifest.is_object() || reference.type_key.api_version.is_empty() {
+            return Err(Error::Failed(format!(
+                "hook {} ({}) has no usable stored manifest in revision {}: cannot recreate it",
+                hook.name, hook.path, record.reference.meta.revision
+            )));
+        }
+        let policies = hook.effective_delete_policies();
+        let deletable = reference.type_key.kind != NEVER_DELETED_KIND;
+        let has = |p: DeletePolicy| deletable && policies.contains(&p);
+        steps.push(Step {
+            delete_before: has(DeletePolicy::BeforeHookCreation),
+            delete_on_success: has(DeletePolicy::HookSucceeded),
+            delete_on_failure: has(DeletePolicy::HookFailed),
+            wait: is_waited_kind(&reference.type_key.kind),
+            defaulted: hook.delete_policy_names.is_empty(),
+            policies,
+            path: hook.path.clone(),
+            weight: hook.weight,
+            hook: reference,
+        });
+    }
+    Ok(Plan {
+        release: name.clone(),
+        namespace: namespace.clone(),
+        revision: record.reference.meta.revision,
+        event,
+        steps,
+    })
+}
+
+impl Step {
+    /// The object to create: the stored manifest, in the hook's namespace when namespaced.
+    pub fn object(&self, namespaced: bool) -> Value {
+        let mut object = self.hook.manifest.clone();
+        if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            for server_field in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "managedFields",
+            ] {
+                metadata.remove(server_field);
+            }
+            if namespaced {
+                metadata.insert(
+                    "namespace".into(),
+                    Value::String(self.hook.namespace.clone()),
+                );
+            } else {
+                metadata.remove("namespace");
+            }
+        }
+        if let Some(map) = object.as_object_mut() {
+            map.remove("status");
+        }
+        object
+    }
+}
+
+impl Plan {
+    /// Writes the plan as a table (no manifests, no values).
+    pub fn write<W: Write>(&self, out: &mut W) -> io::Result<()> {
+        writeln!(
+            out,
+            "Plan: run {} {} hook{} of release {} (revision {}) in namespace {}, in Helm's order:",
+            self.steps.len(),
+            self.event,
+            if self.steps.len() == 1 { "" } else { "s" },
+            self.release,
+            self.revision,
+            self.namespace
+        )?;
+        let yes_no = |b: bool, yes: &str, no: &str| if b { yes } else { no }.to_string();
+        let rows: Vec<Vec<String>> = self
+            .steps
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                vec![
+                    (i + 1).to_string(),
+                    s.hook.kubectl_name(),
+                    s.weight.to_string(),
+                    format!(
+                        "{}{}",
+                        s.policies
+                            .iter()
+                            .map(|p| p.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        if s.defaulted { " (default)" } else { "" }
+                    ),
+                    yes_no(s.delete_before, "delete, wait", "-"),
+                    yes_no(s.wait, "yes", "no"),
+                    yes_no(s.delete_on_success, "delete", "keep"),
+                    yes_no(s.delete_on_failure, "delete", "keep"),
+                ]
+            })
+            .collect();
+        write_table(
+            out,
+            &[
+                "STEP",
+                "HOOK",
+                "WEIGHT",
+                "DELETE-POLICY",
+                "BEFORE-CREATE",
+                "WAIT",
+                "ON-SUCCESS",
+                "ON-FAILURE",
+            ],
+            &rows,
+            false,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::list::tests::record;
+    use serde_json::json;
+
+    fn hook(name: &str, kind: &str, weight: i64, policies: &[&str]) -> Value {
+        let api = match kind {
+            "Job" => "batch/v1",
+            "CustomResourceDefinition" => "apiextensions.k8s.io/v1",
+            _ => "v1",
+        };
+        json!({
+            "name": name, "kind": kind, "path": format!("demo/templates/{name}.yaml"),
+            "manifest": format!(
+                "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  resourceVersion: \"7\"\n"
+            ),
+            "events": ["pre-upgrade"], "weight": weight, "delete_policies": policies,
+        })
+    }
+
+    fn demo() -> Record {
+        record(
+            &json!({
+                "name": "demo", "namespace": "team", "version": 2,
+                "info": {"status": "deployed"},
+                "hooks": [
+                    hook("demo-migrate", "Job", -5, &["before-hook-creation", "hook-succeeded"]),
+                    hook("demo-backup", "Job", -5, &["hook-failed"]),
+                    hook("demo-sa", "ServiceAccount", -20, &[]),
+                    hook("demo-crd", "CustomResourceDefinition", -30, &["before-hook-creation"]),
+                    hook("demo-pod", "Pod", 0, &["hook-succeed"]),
+                ]
+            })
+            .to_string(),
+        )
+    }
+
+    fn names(plan: &Plan) -> Vec<&str> {
+        plan.steps.iter().map(|s| s.hook.name.as_str()).collect()
+    }
+
+    #[test]
+    fn steps_follow_helm_order_weight_then_name() {
+        let plan = plan(&demo(), HookEvent::PreUpgrade, &[]).unwrap();
+        assert_eq!(
+            names(&plan),
+            [
+                "demo-crd",
+                "demo-sa",
+                "demo-backup",
+                "demo-migrate",
+                "demo-pod"
+            ]
+        );
+    }
+
+    #[test]
+    fn default_policy_applies_only_when_none_is_written() {
+        let plan = plan(&demo(), HookEvent::PreUpgrade, &[]).unwrap();
+        let step = |n: &str| plan.steps.iter().find(|s| s.hook.name == n).unwrap();
+        let sa = step("demo-sa");
+        assert!(sa.defaulted && sa.delete_before && !sa.delete_on_success && !sa.wait);
+        let backup = step("demo-backup");
+        assert!(!backup.delete_before && backup.delete_on_failure && backup.wait);
+        let migrate = step("demo-migrate");
+        assert!(migrate.delete_before && migrate.delete_on_success && !migrate.delete_on_failure);
+        // A typo switches the default off and matches nothing.
+        let pod = step("demo-pod");
+        assert!(!pod.defaulted && !pod.delete_before && !pod.delete_on_success && pod.wait);
+        // CRDs are never deleted by hook policy.
+        let crd = step("demo-crd");
+        assert!(!crd.delete_before);
+    }
+
+    #[test]
+    fn a_subset_keeps_helm_order() {
+        let only = vec!["demo-pod".to_string(), "demo-sa".to_string()];
+        let plan = plan(&demo(), HookEvent::PreUpgrade, &only).unwrap();
+        assert_eq!(names(&plan), ["demo-sa", "demo-pod"]);
+    }
+
+    #[test]
+    fn unknown_hook_names_are_usage_errors_listing_the_event_hooks() {
+        let only = vec!["nope".to_string()];
+        let e = plan(&demo(), HookEvent::PreUpgrade, &only).unwrap_err();
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("demo-migrate"), "{e}");
+    }
+
+    #[test]
+    fn an_event_without_hooks_fails() {
+        let e = plan(&demo(), HookEvent::PostDelete, &[]).unwrap_err();
+        assert_eq!(e.exit_code(), 1);
+        assert!(e.to_string().contains("no post-delete hooks"), "{e}");
+    }
+
+    #[test]
+    fn objects_are_created_in_the_release_namespace_without_server_fields() {
+        let plan = plan(&demo(), HookEvent::PreUpgrade, &[]).unwrap();
+        let job = plan
+            .steps
+            .iter()
+            .find(|s| s.hook.name == "demo-migrate")
+            .unwrap();
+        let object = job.object(true);
+        assert_eq!(object["metadata"]["namespace"], "team");
+        assert!(object["metadata"].get("resourceVersion").is_none());
+        let crd = &plan.steps[0];
+        assert!(crd.object(false)["metadata"].get("namespace").is_none());
+    }
+
+    #[test]
+    fn plan_table_names_every_hook_and_never_the_values() {
+        let mut text = Vec::new();
+        plan(&demo(), HookEvent::PreUpgrade, &[])
+            .unwrap()
+            .write(&mut text)
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.starts_with(
+            "Plan: run 5 pre-upgrade hooks of release demo (revision 2) in namespace team"
+        ));
+        assert!(text.contains("serviceaccount/demo-sa"));
+        assert!(text.contains("before-hook-creation (default)"));
+    }
+}
