@@ -1,0 +1,535 @@
+//! The cleanup selector: which live objects provably belong to a release as hooks, and which
+//! of those may be deleted. Pure: works on decoded records and listed objects.
+
+use crate::discovery::TypeKey;
+use crate::objects::{HookRef, LiveStatus, Lookup, ObjectKey};
+use crate::releases::Record;
+use helm_hooks::manifest::parse_manifests;
+use jiff::Timestamp;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+/// The filters of `cleanup`.
+#[derive(Debug, Clone, Default)]
+pub struct Criteria {
+    /// Empty: every state (running ones only with `force`; non-workload hooks of the current
+    /// revision only when `Present` is asked for explicitly).
+    pub statuses: Vec<LiveStatus>,
+    pub older_than: Option<Duration>,
+    pub force: bool,
+}
+
+/// An object to delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub release: String,
+    pub key: ObjectKey,
+    /// `job.batch/NAME`.
+    pub kubectl_name: String,
+    /// For `preconditions.uid`: never delete a re-created object.
+    pub uid: String,
+    pub status: LiveStatus,
+    /// The revisions whose hooks name this object.
+    pub revisions: Vec<i64>,
+}
+
+/// An object that belongs to the release but is left alone, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub kubectl_name: String,
+    pub reason: String,
+}
+
+/// The result of selecting.
+#[derive(Debug, Default)]
+pub struct Selection {
+    pub delete: Vec<Candidate>,
+    pub skipped: Vec<Skipped>,
+}
+
+/// The hooks of every stored revision of one release, deduplicated by kind + name +
+/// namespace, with the revisions that name each.
+pub fn hooks_of_release(records: &[&Record]) -> Vec<(HookRef, Vec<i64>)> {
+    let mut hooks: BTreeMap<(TypeKey, String, String), (HookRef, Vec<i64>)> = BTreeMap::new();
+    for record in records {
+        for hook in &record.release.hooks {
+            let reference = HookRef::from_hook(hook, &record.reference.namespace);
+            let key = (
+                reference.type_key.clone(),
+                reference.namespace.clone(),
+                reference.name.clone(),
+            );
+            let entry = hooks
+                .entry(key)
+                .or_insert_with(|| (reference.clone(), Vec::new()));
+            entry.0.keep |= reference.keep;
+            entry.1.push(record.reference.meta.revision);
+        }
+    }
+    hooks
+        .into_values()
+        .map(|(h, mut revs)| {
+            revs.sort_unstable();
+            revs.dedup();
+            (h, revs)
+        })
+        .collect()
+}
+
+/// Group/kind + name of every regular (non-hook) resource in any stored revision: such an
+/// object is never deleted as a hook, whatever its name.
+fn regular_resources(records: &[&Record]) -> BTreeSet<(String, String, String)> {
+    let mut out = BTreeSet::new();
+    for record in records {
+        // A manifest Helm wrote always parses; a corrupt one protects nothing extra.
+        for object in parse_manifests(&record.release.manifest).unwrap_or_default() {
+            let api_version = object
+                .value
+                .get("apiVersion")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let type_key = TypeKey::new(api_version, object.kind());
+            out.insert((
+                type_key.group().to_string(),
+                type_key.kind.clone(),
+                object.name().to_string(),
+            ));
+        }
+    }
+    out
+}
+
+/// Selects what to delete among the live objects of one release's hooks. `records` are every
+/// stored revision of that release.
+pub fn select(
+    records: &[&Record],
+    lookup: &Lookup,
+    criteria: &Criteria,
+    now: Timestamp,
+) -> Selection {
+    let mut selection = Selection::default();
+    let Some(latest) = records.iter().map(|r| r.reference.meta.revision).max() else {
+        return selection;
+    };
+    let release = records[0].reference.meta.release.clone();
+    let regular = regular_resources(records);
+    for (hook, revisions) in hooks_of_release(records) {
+        let Some(live) = lookup.get(&hook) else {
+            continue;
+        };
+        let kubectl_name = hook.kubectl_name();
+        let skip = |reason: &str| Skipped {
+            kubectl_name: kubectl_name.clone(),
+            reason: reason.to_string(),
+        };
+        let status = live.status;
+        if !criteria.statuses.is_empty() && !criteria.statuses.contains(&status) {
+            continue;
+        }
+        if let Some(age) = criteria.older_than {
+            let old_enough = live.created.is_some_and(|created| {
+                now.as_second() - created.as_second() >= age.as_secs() as i64
+            });
+            if !old_enough {
+                continue;
+            }
+        }
+        if hook.type_key.kind == "CustomResourceDefinition" {
+            selection
+                .skipped
+                .push(skip("a CustomResourceDefinition: never deleted"));
+            continue;
+        }
+        if regular.contains(&(
+            hook.type_key.group().to_string(),
+            hook.type_key.kind.clone(),
+            hook.name.clone(),
+        )) {
+            selection
+                .skipped
+                .push(skip("also a regular (non-hook) resource of the release"));
+            continue;
+        }
+        if hook.keep || live.keep() {
+            selection
+                .skipped
+                .push(skip("annotated helm.sh/resource-policy: keep"));
+            continue;
+        }
+        if live.deleting {
+            selection.skipped.push(skip("already being deleted"));
+            continue;
+        }
+        if status.is_running() && !criteria.force {
+            selection.skipped.push(skip(&format!(
+                "still running ({status}); --force deletes it"
+            )));
+            continue;
+        }
+        if status == LiveStatus::Present
+            && criteria.statuses.is_empty()
+            && revisions.contains(&latest)
+        {
+            selection.skipped.push(skip(&format!(
+                "a {} hook of the current revision {latest} that may be in use; \
+                 --status Present deletes it",
+                hook.type_key.kind
+            )));
+            continue;
+        }
+        selection.delete.push(Candidate {
+            release: release.clone(),
+            key: live.key.clone(),
+            kubectl_name,
+            uid: live.uid.clone(),
+            status,
+            revisions,
+        });
+    }
+    selection
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::Resolved;
+    use crate::list::tests::record;
+    use crate::objects::LiveObject;
+    use kube::discovery::ApiResource;
+    use serde_json::json;
+
+    fn hook(name: &str, kind: &str, annotations: &str) -> Value {
+        let api = match kind {
+            "Job" => "batch/v1",
+            "CustomResourceDefinition" => "apiextensions.k8s.io/v1",
+            _ => "v1",
+        };
+        json!({
+            "name": name, "kind": kind, "path": "demo/templates/x.yaml",
+            "manifest": format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{annotations}"),
+            "events": ["pre-upgrade"],
+        })
+    }
+
+    fn revision(version: i64, hooks: Vec<Value>, manifest: &str) -> Record {
+        record(
+            &json!({
+                "name": "demo", "namespace": "team", "version": version,
+                "info": {"status": if version == 3 { "deployed" } else { "superseded" }},
+                "manifest": manifest,
+                "hooks": hooks,
+            })
+            .to_string(),
+        )
+    }
+
+    fn records() -> Vec<Record> {
+        let regular = "---\n# Source: demo/templates/job.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: demo-regular\n";
+        vec![
+            revision(
+                1,
+                vec![
+                    hook("demo-migrate-1", "Job", ""),
+                    hook("demo-sa", "ServiceAccount", ""),
+                ],
+                regular,
+            ),
+            revision(
+                2,
+                vec![
+                    hook("demo-migrate-2", "Job", ""),
+                    hook("demo-sa", "ServiceAccount", ""),
+                    hook("demo-old-cm", "ConfigMap", ""),
+                    hook("demo-regular", "Job", ""),
+                ],
+                regular,
+            ),
+            revision(
+                3,
+                vec![
+                    hook("demo-migrate-3", "Job", ""),
+                    hook("demo-sa", "ServiceAccount", ""),
+                    hook(
+                        "demo-kept",
+                        "Job",
+                        "  annotations:\n    helm.sh/resource-policy: keep\n",
+                    ),
+                    hook("demo-crd", "CustomResourceDefinition", ""),
+                    hook("demo-running", "Job", ""),
+                ],
+                regular,
+            ),
+        ]
+    }
+
+    fn resolved(group: &str, kind: &str, plural: &str, namespaced: bool) -> Option<Resolved> {
+        let api_version = if group.is_empty() {
+            "v1".to_string()
+        } else {
+            format!("{group}/v1")
+        };
+        Some(Resolved {
+            resource: ApiResource {
+                group: group.into(),
+                version: "v1".into(),
+                api_version,
+                kind: kind.into(),
+                plural: plural.into(),
+            },
+            namespaced,
+        })
+    }
+
+    fn now() -> Timestamp {
+        "2026-05-01T12:00:00Z".parse().unwrap()
+    }
+
+    fn lookup() -> Lookup {
+        let mut lookup = Lookup::default();
+        lookup.resolution.insert(
+            TypeKey::new("batch/v1", "Job"),
+            resolved("batch", "Job", "jobs", true),
+        );
+        lookup.resolution.insert(
+            TypeKey::new("v1", "ServiceAccount"),
+            resolved("", "ServiceAccount", "serviceaccounts", true),
+        );
+        lookup.resolution.insert(
+            TypeKey::new("v1", "ConfigMap"),
+            resolved("", "ConfigMap", "configmaps", true),
+        );
+        lookup.resolution.insert(
+            TypeKey::new("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
+            resolved(
+                "apiextensions.k8s.io",
+                "CustomResourceDefinition",
+                "customresourcedefinitions",
+                false,
+            ),
+        );
+        let mut add = |api: &str,
+                       kind: &str,
+                       name: &str,
+                       namespaced: bool,
+                       status: LiveStatus,
+                       age_s: i64,
+                       keep: bool| {
+            let key = ObjectKey {
+                type_key: TypeKey::new(api, kind),
+                namespace: namespaced.then(|| "team".to_string()),
+                name: name.into(),
+            };
+            let mut annotations = BTreeMap::new();
+            if keep {
+                annotations.insert("helm.sh/resource-policy".to_string(), "keep".to_string());
+            }
+            lookup.objects.insert(
+                key.clone(),
+                LiveObject {
+                    key,
+                    uid: format!("uid-{name}"),
+                    created: Some(
+                        now()
+                            .checked_sub(jiff::SignedDuration::from_secs(age_s))
+                            .unwrap(),
+                    ),
+                    deleting: false,
+                    status,
+                    annotations,
+                },
+            );
+        };
+        add(
+            "batch/v1",
+            "Job",
+            "demo-migrate-1",
+            true,
+            LiveStatus::Complete,
+            7200,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "demo-migrate-2",
+            true,
+            LiveStatus::Failed,
+            3600,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "demo-migrate-3",
+            true,
+            LiveStatus::Complete,
+            60,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "demo-running",
+            true,
+            LiveStatus::Running,
+            60,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "demo-kept",
+            true,
+            LiveStatus::Complete,
+            60,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "demo-regular",
+            true,
+            LiveStatus::Complete,
+            60,
+            false,
+        );
+        add(
+            "batch/v1",
+            "Job",
+            "other-release-hook",
+            true,
+            LiveStatus::Complete,
+            60,
+            false,
+        );
+        add(
+            "v1",
+            "ServiceAccount",
+            "demo-sa",
+            true,
+            LiveStatus::Present,
+            60,
+            false,
+        );
+        add(
+            "v1",
+            "ConfigMap",
+            "demo-old-cm",
+            true,
+            LiveStatus::Present,
+            3600,
+            false,
+        );
+        add(
+            "apiextensions.k8s.io/v1",
+            "CustomResourceDefinition",
+            "demo-crd",
+            false,
+            LiveStatus::Present,
+            60,
+            false,
+        );
+        lookup
+    }
+
+    fn run(criteria: Criteria) -> Selection {
+        let records = records();
+        let refs: Vec<&Record> = records.iter().collect();
+        select(&refs, &lookup(), &criteria, now())
+    }
+
+    fn names(s: &Selection) -> Vec<&str> {
+        let mut v: Vec<&str> = s.delete.iter().map(|c| c.kubectl_name.as_str()).collect();
+        v.sort();
+        v
+    }
+
+    fn skipped(s: &Selection, name: &str) -> String {
+        s.skipped
+            .iter()
+            .find(|k| k.kubectl_name == name)
+            .map(|k| k.reason.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn default_selection_takes_finished_hooks_of_every_revision() {
+        let s = run(Criteria::default());
+        assert_eq!(
+            names(&s),
+            [
+                "configmap/demo-old-cm",
+                "job.batch/demo-migrate-1",
+                "job.batch/demo-migrate-2",
+                "job.batch/demo-migrate-3"
+            ]
+        );
+        assert!(skipped(&s, "job.batch/demo-running").contains("--force"));
+        assert!(skipped(&s, "job.batch/demo-kept").contains("keep"));
+        assert!(
+            skipped(&s, "customresourcedefinition.apiextensions.k8s.io/demo-crd").contains("never")
+        );
+        assert!(skipped(&s, "job.batch/demo-regular").contains("regular"));
+        assert!(skipped(&s, "serviceaccount/demo-sa").contains("current revision 3"));
+        // Another release's hook is never considered.
+        assert!(!s.delete.iter().any(|c| c.key.name == "other-release-hook"));
+        let m1 = s
+            .delete
+            .iter()
+            .find(|c| c.key.name == "demo-migrate-1")
+            .unwrap();
+        assert_eq!(m1.uid, "uid-demo-migrate-1");
+        assert_eq!(m1.revisions, [1]);
+    }
+
+    #[test]
+    fn force_takes_running_hooks_too() {
+        let s = run(Criteria {
+            force: true,
+            ..Criteria::default()
+        });
+        assert!(names(&s).contains(&"job.batch/demo-running"));
+    }
+
+    #[test]
+    fn status_and_age_filters() {
+        let s = run(Criteria {
+            statuses: vec![LiveStatus::Failed],
+            ..Criteria::default()
+        });
+        assert_eq!(names(&s), ["job.batch/demo-migrate-2"]);
+        let s = run(Criteria {
+            older_than: Some(Duration::from_secs(3000)),
+            ..Criteria::default()
+        });
+        assert_eq!(
+            names(&s),
+            [
+                "configmap/demo-old-cm",
+                "job.batch/demo-migrate-1",
+                "job.batch/demo-migrate-2"
+            ]
+        );
+        let s = run(Criteria {
+            statuses: vec![LiveStatus::Present],
+            ..Criteria::default()
+        });
+        assert_eq!(
+            names(&s),
+            ["configmap/demo-old-cm", "serviceaccount/demo-sa"]
+        );
+    }
+
+    #[test]
+    fn hooks_are_deduplicated_across_revisions() {
+        let records = records();
+        let refs: Vec<&Record> = records.iter().collect();
+        let sa: Vec<_> = hooks_of_release(&refs)
+            .into_iter()
+            .filter(|(h, _)| h.name == "demo-sa")
+            .collect();
+        assert_eq!(sa.len(), 1);
+        assert_eq!(sa[0].1, [1, 2, 3]);
+    }
+}
