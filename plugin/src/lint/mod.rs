@@ -1,0 +1,399 @@
+//! `kubectl hooks lint [-f FILE | -]`: offline check of rendered manifests (`helm template … |
+//! kubectl hooks lint -f -`). Reports every mistake Helm swallows (unknown events drop the
+//! object, weights Atoi rejects, delete-policy typos), surprising order ([`order`]), and every
+//! rule of the hook policy with the patch the webhook would apply. Exit 1 on errors, 0 when
+//! clean or only warnings. No cluster access.
+
+pub mod order;
+
+use crate::error::{Error, Result};
+use crate::options::{LintOptions, LintOutput};
+use helm_hooks::hook::{HookEvent, Severity as HookSeverity, annotations_of, parse_hook};
+use helm_hooks::manifest::{ManifestObject, parse_manifests};
+use helm_hooks::policy::{Mode, Policy, RuleId, evaluate};
+use serde::Serialize;
+use serde_json::Value;
+use std::io::{Read, Write};
+
+/// How bad a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// An `audit` rule: logged by the webhook, not shown to the chart's user.
+    Info,
+    /// Helm or the webhook lets it through, but probably not as meant.
+    Warning,
+    /// Helm drops or misreads it, the webhook denies it, or it cannot run.
+    Error,
+}
+
+impl Severity {
+    fn label(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One finding on one object.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Finding {
+    pub severity: Severity,
+    /// A stable id: `annotation/unknown-event`, `policy/privileged`, `order/runs-after-workload`.
+    pub check: String,
+    /// The annotation or field path.
+    pub field: String,
+    pub message: String,
+    /// The policy rule and its mode, when the webhook checks this too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+}
+
+/// The findings and the webhook's patch for one hook object.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ObjectReport {
+    pub kind: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    pub line: usize,
+    pub events: Vec<String>,
+    pub weight: i64,
+    /// Helm drops the object (`skipping unknown hook`): it never reaches the cluster.
+    pub dropped: bool,
+    pub findings: Vec<Finding>,
+    /// The RFC 6902 operations the webhook would apply (its defaults).
+    pub patch: Vec<Value>,
+}
+
+/// Counts for the summary line and CI.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Summary {
+    pub objects: usize,
+    pub hooks: usize,
+    pub errors: usize,
+    pub warnings: usize,
+}
+
+/// The whole result.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub summary: Summary,
+    /// Hook objects (and non-hook objects with findings).
+    pub objects: Vec<ObjectReport>,
+}
+
+impl Report {
+    /// Exit code: 1 with errors, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.summary.errors > 0 {
+            crate::EXIT_FAILED
+        } else {
+            crate::EXIT_OK
+        }
+    }
+}
+
+/// Runs `lint`.
+pub fn run(options: &LintOptions) -> Result<u8> {
+    let (text, name) = match &options.file {
+        Some(path) => (
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?,
+            path.display().to_string(),
+        ),
+        None => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|e| Error::Failed(format!("cannot read stdin: {e}")))?;
+            (text, "stdin".to_string())
+        }
+    };
+    let policy = match &options.policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                Error::Failed(format!("cannot read policy {}: {e}", path.display()))
+            })?;
+            Policy::from_yaml(&text).map_err(|e| {
+                Error::Failed(format!(
+                    "invalid policy {}: {}: {}",
+                    path.display(),
+                    e.field,
+                    e.message
+                ))
+            })?
+        }
+        None => Policy::builtin(),
+    };
+    let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
+    let report = lint(&objects, &policy);
+    let mut stdout = std::io::stdout().lock();
+    match options.output {
+        LintOutput::Json => {
+            serde_json::to_writer_pretty(&mut stdout, &report)
+                .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+            writeln!(stdout).map_err(Error::Io)?;
+        }
+        LintOutput::Text => write_text(&report, &mut stdout).map_err(Error::Io)?,
+    }
+    stdout.flush().map_err(Error::Io)?;
+    Ok(report.exit_code())
+}
+
+/// The policy's severity for a rule mode (`off` never reaches here).
+fn severity_of(mode: Mode) -> Severity {
+    match mode {
+        Mode::Enforce => Severity::Error,
+        Mode::Warn => Severity::Warning,
+        Mode::Audit | Mode::Off => Severity::Info,
+    }
+}
+
+/// Checks every object of a rendered stream.
+pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
+    let mut reports: Vec<(usize, ObjectReport)> = Vec::new();
+    let mut summary = Summary {
+        objects: objects.len(),
+        ..Summary::default()
+    };
+    let mut ordered = Vec::new();
+    let mut regular = Vec::new();
+    for (index, object) in objects.iter().enumerate() {
+        let mut findings = Vec::new();
+        for key in object.non_string_annotations() {
+            findings.push(Finding {
+                severity: Severity::Error,
+                check: "annotation/not-a-string".into(),
+                field: format!("metadata.annotations.{key}"),
+                message: "annotation values must be strings: Helm fails to read the manifest \
+                          and the API server rejects it; quote the value"
+                    .into(),
+                rule: None,
+                mode: None,
+            });
+        }
+        let Some(parsed) = parse_hook(&annotations_of(&object.value)) else {
+            regular.push(order::RegularObject {
+                kind: object.kind(),
+                name: object.name(),
+            });
+            if !findings.is_empty() {
+                reports.push((
+                    index,
+                    report_of(object, Vec::new(), 0, false, findings, Vec::new()),
+                ));
+            }
+            continue;
+        };
+        summary.hooks += 1;
+        let verdict = evaluate(policy, &object.value, object_namespace(&object.value));
+        // Annotation diagnostics; the rules derived from them (hook-weight,
+        // delete-policy-values) are attached instead of repeated.
+        for d in &parsed.diagnostics {
+            let rule = match d.annotation {
+                helm_hooks::hook::WEIGHT_ANNOTATION => Some(RuleId::HookWeight),
+                helm_hooks::hook::DELETE_POLICY_ANNOTATION => Some(RuleId::DeletePolicyValues),
+                _ => None,
+            }
+            .and_then(|r| verdict.violations.iter().find(|v| v.rule == r));
+            let kind = serde_json::to_value(&d.kind)
+                .ok()
+                .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
+                .unwrap_or_else(|| "annotation".into());
+            let mut severity = match d.severity {
+                HookSeverity::Error => Severity::Error,
+                HookSeverity::Warning => Severity::Warning,
+            };
+            if let Some(v) = rule {
+                severity = severity.max(severity_of(v.mode));
+            }
+            findings.push(Finding {
+                severity,
+                check: format!("annotation/{kind}"),
+                field: format!("metadata.annotations.{}", d.annotation),
+                message: format!("{:?}: {}", d.value, d.message),
+                rule: rule.map(|v| v.rule.as_str().to_string()),
+                mode: rule.map(|v| v.mode.as_str().to_string()),
+            });
+        }
+        for v in &verdict.violations {
+            let covered = matches!(v.rule, RuleId::HookWeight | RuleId::DeletePolicyValues)
+                && findings
+                    .iter()
+                    .any(|f| f.rule.as_deref() == Some(v.rule.as_str()));
+            if covered {
+                continue;
+            }
+            findings.push(Finding {
+                severity: severity_of(v.mode),
+                check: format!("policy/{}", v.rule),
+                field: v.field.clone(),
+                message: v.message.clone(),
+                rule: Some(v.rule.as_str().to_string()),
+                mode: Some(v.mode.as_str().to_string()),
+            });
+        }
+        let patch: Vec<Value> = verdict
+            .patch
+            .iter()
+            .filter_map(|op| serde_json::to_value(op).ok())
+            .collect();
+        if !parsed.dropped {
+            ordered.push(order::OrderedHook {
+                index,
+                kind: object.kind(),
+                name: object.name(),
+                weight: parsed.spec.weight,
+                path: object.source.as_deref().unwrap_or(""),
+                events: parsed.spec.events.clone(),
+                object: &object.value,
+            });
+        }
+        reports.push((
+            index,
+            report_of(
+                object,
+                parsed.spec.events.clone(),
+                parsed.spec.weight,
+                parsed.dropped,
+                findings,
+                patch,
+            ),
+        ));
+    }
+    for problem in order::check(&ordered, &regular) {
+        if let Some((_, report)) = reports.iter_mut().find(|(i, _)| *i == problem.index) {
+            report.findings.push(Finding {
+                severity: if problem.error {
+                    Severity::Error
+                } else {
+                    Severity::Warning
+                },
+                check: if problem.error {
+                    "order/dependency-runs-later".into()
+                } else {
+                    "order/regular-resource-not-yet-created".into()
+                },
+                field: problem.field,
+                message: problem.message,
+                rule: None,
+                mode: None,
+            });
+        }
+    }
+    let objects: Vec<ObjectReport> = reports.into_iter().map(|(_, r)| r).collect();
+    for report in &objects {
+        for finding in &report.findings {
+            match finding.severity {
+                Severity::Error => summary.errors += 1,
+                Severity::Warning => summary.warnings += 1,
+                Severity::Info => {}
+            }
+        }
+    }
+    Report { summary, objects }
+}
+
+fn object_namespace(object: &Value) -> Option<&str> {
+    object
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .filter(|ns| !ns.is_empty())
+}
+
+fn report_of(
+    object: &ManifestObject,
+    events: Vec<HookEvent>,
+    weight: i64,
+    dropped: bool,
+    findings: Vec<Finding>,
+    patch: Vec<Value>,
+) -> ObjectReport {
+    ObjectReport {
+        kind: object.kind().to_string(),
+        name: object.name().to_string(),
+        source: object.source.clone(),
+        line: object.line,
+        events: events.iter().map(|e| e.as_str().to_string()).collect(),
+        weight,
+        dropped,
+        findings,
+        patch,
+    }
+}
+
+/// The human-readable report.
+pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()> {
+    for object in &report.objects {
+        let location = object
+            .source
+            .clone()
+            .unwrap_or_else(|| format!("line {}", object.line));
+        let events = if object.events.is_empty() {
+            String::new()
+        } else {
+            format!(" ({}, weight {})", object.events.join(","), object.weight)
+        };
+        writeln!(out, "{location}: {}/{}{events}", object.kind, object.name)?;
+        if object.dropped {
+            writeln!(
+                out,
+                "  error    Helm drops this object (`skipping unknown hook`): it never reaches \
+                 the cluster"
+            )?;
+        }
+        for f in &object.findings {
+            let rule = match (&f.rule, &f.mode) {
+                (Some(rule), Some(mode)) => format!(" [{rule}: {mode}]"),
+                _ => String::new(),
+            };
+            writeln!(
+                out,
+                "  {:<8} {}: {}{rule}",
+                f.severity.label(),
+                f.field,
+                f.message
+            )?;
+        }
+        if !object.patch.is_empty() && !object.dropped {
+            writeln!(out, "  patch    the webhook would apply:")?;
+            for op in &object.patch {
+                let verb = op.get("op").and_then(Value::as_str).unwrap_or("?");
+                let path = op.get("path").and_then(Value::as_str).unwrap_or("?");
+                let value = op.get("value").map(Value::to_string).unwrap_or_default();
+                writeln!(out, "             {verb} {path} {value}")?;
+            }
+        }
+        if object.findings.is_empty() && !object.dropped && object.patch.is_empty() {
+            writeln!(out, "  ok")?;
+        }
+    }
+    let s = &report.summary;
+    writeln!(
+        out,
+        "{} object{} checked, {} hook{}: {} error{}, {} warning{}.",
+        s.objects,
+        plural(s.objects),
+        s.hooks,
+        plural(s.hooks),
+        s.errors,
+        plural(s.errors),
+        s.warnings,
+        plural(s.warnings)
+    )
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
+}
+
+#[cfg(test)]
+mod tests;
