@@ -1,0 +1,568 @@
+//! `kubectl hooks` end to end: the built `kubectl-hooks` binary against the real control plane,
+//! with releases made by real helm 4 and helm 3 from tests/charts/hooks-demo.
+//!
+//! The binary is found next to this test's executable (`target/<profile>/kubectl-hooks`):
+//! `cargo test --workspace` builds every binary of the workspace first, so it is there in the
+//! normal runs (scripts/test, CI). When it is not (e.g. `cargo test -p e2e` alone), the test
+//! builds it once with `cargo build -p kubectl-hooks` (same profile) before going on.
+
+use e2e::{Helm, Output, Run, TestNamespace, chart, hook, last_run_phase, repo_root};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+const RELEASE: &str = "demo";
+
+fn plugin_binary() -> &'static PathBuf {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(|deps| deps.parent())
+            .expect("target/<profile>/deps/<test>");
+        let binary = profile_dir.join("kubectl-hooks");
+        if !binary.exists() {
+            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+            let mut build = Run::new(cargo).args(["build", "-p", "kubectl-hooks"]);
+            if profile_dir.file_name().is_some_and(|p| p == "release") {
+                build = build.arg("--release");
+            }
+            build.current_dir(repo_root()).success();
+        }
+        assert!(binary.exists(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// `kubectl-hooks -n <ns> ARGS…`
+fn hooks(ns: &TestNamespace) -> Run {
+    Run::new(plugin_binary()).args(["-n", ns.name()])
+}
+
+fn install(ns: &TestNamespace, helm: Helm, release: &str, extra: &[&str]) {
+    ns.helm(helm)
+        .args(["install", release])
+        .arg(chart("hooks-demo"))
+        .args(["--timeout", "60s"])
+        .args(extra)
+        .success();
+}
+
+fn upgrade(ns: &TestNamespace, helm: Helm, extra: &[&str]) -> Output {
+    ns.helm(helm)
+        .args(["upgrade", RELEASE])
+        .arg(chart("hooks-demo"))
+        .args(["--timeout", "60s"])
+        .args(extra)
+        .output()
+}
+
+fn list_json(ns: &TestNamespace, extra: &[&str]) -> Vec<Value> {
+    let out = hooks(ns)
+        .args(["list", RELEASE, "-o", "json"])
+        .args(extra)
+        .success();
+    out.json()["items"].as_array().expect("items").clone()
+}
+
+fn names_of(items: &[Value]) -> Vec<String> {
+    items
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Hook names from `helm get hooks` (a YAML stream): the first `  name:` under `metadata:`.
+fn helm_get_hooks_names(ns: &TestNamespace, helm: Helm) -> Vec<String> {
+    let text = ns
+        .helm(helm)
+        .args(["get", "hooks", RELEASE])
+        .success()
+        .stdout;
+    let mut names = Vec::new();
+    for doc in text.split("\n---") {
+        let mut in_metadata = false;
+        for line in doc.lines() {
+            if line == "metadata:" {
+                in_metadata = true;
+            } else if in_metadata && let Some(name) = line.strip_prefix("  name: ") {
+                names.push(name.trim().trim_matches('"').to_string());
+                break;
+            } else if !line.starts_with(' ') {
+                in_metadata = false;
+            }
+        }
+    }
+    names.sort();
+    names
+}
+
+fn helm_status(ns: &TestNamespace, helm: Helm) -> Value {
+    ns.helm(helm)
+        .args(["status", RELEASE, "-o", "json"])
+        .success()
+        .json()
+}
+
+fn list_agrees_with_helm(helm: Helm) {
+    let ns = TestNamespace::new(&format!("plugin-list-{helm}"));
+    install(&ns, helm, RELEASE, &[]);
+    upgrade(&ns, helm, &["--set", "message=upgraded"]);
+    let items = list_json(&ns, &[]);
+    let mut ours = names_of(&items);
+    ours.sort();
+    assert_eq!(
+        ours,
+        helm_get_hooks_names(&ns, helm),
+        "hooks of the latest revision"
+    );
+
+    let status = helm_status(&ns, helm);
+    for item in &items {
+        let name = item["name"].as_str().unwrap();
+        let helm_phase = match last_run_phase(&status, name) {
+            "" => "Unknown",
+            p => p,
+        };
+        assert_eq!(item["lastRun"]["phase"], helm_phase, "phase of {name}");
+        let helm_started = hook(&status, name)
+            .pointer("/last_run/started_at")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        match item["lastRun"]["startedAt"].as_str() {
+            Some(ours) => assert_eq!(&ours[..19], &helm_started[..19], "started_at of {name}"),
+            None => assert!(
+                helm_started.is_empty() || helm_started.starts_with("0001-01-01"),
+                "{name}: helm says started at {helm_started}"
+            ),
+        }
+        assert_eq!(item["revision"], 2);
+    }
+    // Live state: the seed Job is left Complete, hook-succeeded Jobs are gone, the
+    // ServiceAccount hook is present.
+    let status_of = |n: &str| {
+        items
+            .iter()
+            .find(|i| i["name"] == n)
+            .map(|i| i["status"].as_str().unwrap().to_string())
+            .unwrap_or_else(|| panic!("no {n} in {items:#?}"))
+    };
+    assert_eq!(status_of("demo-seed"), "Complete");
+    assert_eq!(status_of("demo-db-migrate"), "Absent");
+    assert_eq!(status_of("demo-hooks"), "Present");
+
+    // --revision 1 shows the install's record; the table has kubectl's headers.
+    let first = list_json(&ns, &["--revision", "1"]);
+    assert!(first.iter().all(|i| i["revision"] == 1));
+    let table = hooks(&ns).args(["list", RELEASE]).success().stdout;
+    assert!(
+        table.starts_with("NAME ") && table.contains("DELETE-POLICY") && table.contains(" AGE"),
+        "{table}"
+    );
+    let wide = hooks(&ns)
+        .args(["list", RELEASE, "-o", "wide"])
+        .success()
+        .stdout;
+    assert!(
+        wide.contains("hooks-demo/templates/hook-db-migrate.yaml"),
+        "{wide}"
+    );
+    let names = hooks(&ns)
+        .args(["list", RELEASE, "-o", "name"])
+        .success()
+        .stdout;
+    assert!(
+        names.lines().any(|l| l == "job.batch/demo-db-migrate"),
+        "{names}"
+    );
+    // Values never appear, whatever the format.
+    for format in ["json", "yaml", "wide"] {
+        let out = hooks(&ns).args(["list", RELEASE, "-o", format]).success();
+        assert!(
+            !out.combined().contains("s3cr3t-fixture"),
+            "{format} leaked values"
+        );
+    }
+    // A missing release is an error naming it; an event without hooks says so on stderr.
+    let missing = hooks(&ns).args(["list", "nope"]).failure();
+    assert_eq!(missing.code, Some(1));
+    assert!(
+        missing.stderr.contains("release \"nope\" not found"),
+        "{missing}"
+    );
+    let empty = hooks(&ns)
+        .args(["list", RELEASE, "--event", "post-delete"])
+        .success();
+    assert!(
+        empty.stderr.contains(&format!(
+            "No hooks found for event post-delete for release demo in namespace {}.",
+            ns.name()
+        )),
+        "{empty}"
+    );
+}
+
+#[test]
+fn list_agrees_with_helm_4() {
+    list_agrees_with_helm(Helm::V4);
+}
+
+#[test]
+fn list_agrees_with_helm_3() {
+    list_agrees_with_helm(Helm::V3);
+}
+
+/// Lines of `what` in stdout, e.g. the objects "created", in order.
+fn lines_ending(stdout: &str, suffix: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(suffix).map(str::to_string))
+        .collect()
+}
+
+fn rerun_reproduces_helm_order(helm: Helm) {
+    let ns = TestNamespace::new(&format!("plugin-rerun-{helm}"));
+    install(&ns, helm, RELEASE, &[]);
+    assert!(upgrade(&ns, helm, &[]).ok());
+    let record_before = ns.get_json("secret", "sh.helm.release.v1.demo.v2");
+
+    // Without --yes and without a terminal: refused, nothing changes.
+    let refused = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade"])
+        .failure();
+    assert_eq!(refused.code, Some(2), "{refused}");
+    assert!(refused.stderr.contains("--yes"), "{refused}");
+
+    let dry = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade", "--dry-run"])
+        .success();
+    assert!(
+        dry.stdout.contains("Dry run: nothing was changed."),
+        "{dry}"
+    );
+
+    let out = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade", "--yes"])
+        .success();
+    let created = lines_ending(&out.stdout, " created");
+    let backup = created
+        .iter()
+        .find(|c| c.starts_with("job.batch/demo-backup-"))
+        .expect("backup created")
+        .clone();
+    // Helm's order: weight, then name.
+    assert_eq!(
+        created,
+        [
+            "serviceaccount/demo-hooks",
+            "pod/demo-config-validate",
+            "job.batch/demo-db-migrate",
+            backup.as_str()
+        ],
+        "{out}"
+    );
+    // Each waited hook finished before the next was created.
+    let pos = |needle: &str| {
+        out.stdout
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in {out}"))
+    };
+    assert!(pos("job.batch/demo-db-migrate succeeded") < pos(&format!("{backup} created")));
+    assert!(pos("pod/demo-config-validate succeeded") < pos("job.batch/demo-db-migrate created"));
+    // hook-succeeded deletions run in reverse order after all succeeded.
+    let deleted = lines_ending(&out.stdout, " deleted (hook-succeeded)");
+    assert_eq!(
+        deleted,
+        [
+            backup.as_str(),
+            "job.batch/demo-db-migrate",
+            "pod/demo-config-validate"
+        ],
+        "{out}"
+    );
+    for (kind, name) in [("job", "demo-db-migrate"), ("pod", "demo-config-validate")] {
+        assert!(ns.try_get_json(kind, name).is_none(), "{kind}/{name} left");
+    }
+    ns.get_json("serviceaccount", "demo-hooks");
+    // Helm's record is untouched.
+    let record_after = ns.get_json("secret", "sh.helm.release.v1.demo.v2");
+    assert_eq!(
+        record_before["metadata"]["resourceVersion"],
+        record_after["metadata"]["resourceVersion"]
+    );
+}
+
+#[test]
+fn rerun_pre_upgrade_reproduces_helm_order_helm_4() {
+    rerun_reproduces_helm_order(Helm::V4);
+}
+
+#[test]
+fn rerun_pre_upgrade_reproduces_helm_order_helm_3() {
+    rerun_reproduces_helm_order(Helm::V3);
+}
+
+/// A small chart with a hook-failed policy: sa (-10, hook-succeeded), migrate (0,
+/// hook-failed; fails when .Values.fail), after (5).
+fn failing_chart() -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("kubectl-hooks-e2e-chart-{}", std::process::id()));
+    let templates = dir.join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: failing\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("values.yaml"), "fail: false\n").unwrap();
+    let job = |name: &str, weight: i32, policy: &str, fail: bool| {
+        let label = if fail {
+            "{{- if .Values.fail }}\n        helm-hooks.test/fail: \"true\"\n{{- end }}\n"
+        } else {
+            ""
+        };
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {{{{ .Release.Name }}}}-{name}\n  \
+             annotations:\n    helm.sh/hook: pre-upgrade\n    helm.sh/hook-weight: \"{weight}\"\n    \
+             helm.sh/hook-delete-policy: {policy}\nspec:\n  backoffLimit: 0\n  template:\n    \
+             metadata:\n      labels:\n        app: failing\n{label}    spec:\n      \
+             restartPolicy: Never\n      containers:\n      - name: main\n        image: tool:1.0\n"
+        )
+    };
+    std::fs::write(
+        templates.join("sa.yaml"),
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  name: {{ .Release.Name }}-sa\n  \
+         annotations:\n    helm.sh/hook: pre-upgrade\n    helm.sh/hook-weight: \"-10\"\n    \
+         helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n",
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("migrate.yaml"),
+        job("migrate", 0, "before-hook-creation,hook-failed", true),
+    )
+    .unwrap();
+    std::fs::write(
+        templates.join("after.yaml"),
+        job("after", 5, "before-hook-creation", false),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn failing_hook_stops_the_rerun_and_applies_hook_failed() {
+    let ns = TestNamespace::new("plugin-rerun-fail");
+    let chart = failing_chart();
+    ns.helm(Helm::V4)
+        .args(["install", RELEASE])
+        .arg(&chart)
+        .args(["--timeout", "60s"])
+        .success();
+    // Helm itself fails the upgrade at migrate; the record keeps the failing manifest.
+    let helm = ns
+        .helm(Helm::V4)
+        .args(["upgrade", RELEASE])
+        .arg(&chart)
+        .args(["--set", "fail=true", "--timeout", "60s"])
+        .failure();
+    assert!(helm.combined().contains("migrate"), "{helm}");
+    let out = hooks(&ns)
+        .args([
+            "rerun",
+            RELEASE,
+            "--event",
+            "pre-upgrade",
+            "--yes",
+            "--timeout",
+            "60s",
+        ])
+        .failure();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stdout.contains("job.batch/demo-migrate failed"),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("job.batch/demo-migrate deleted (hook-failed)"),
+        "{out}"
+    );
+    // Then hook-succeeded of the hooks that already ran, as Helm does.
+    assert!(
+        out.stdout
+            .contains("serviceaccount/demo-sa deleted (hook-succeeded)"),
+        "{out}"
+    );
+    assert!(!out.stdout.contains("demo-after created"), "{out}");
+    assert!(
+        out.stderr.contains("pre-upgrade hook demo-migrate failed")
+            && out
+                .stderr
+                .contains("skipped the remaining hooks: demo-after"),
+        "{out}"
+    );
+    assert!(ns.try_get_json("job", "demo-migrate").is_none());
+    assert!(ns.try_get_json("job", "demo-after").is_none());
+    assert!(ns.try_get_json("serviceaccount", "demo-sa").is_none());
+    let _ = std::fs::remove_dir_all(chart);
+}
+
+#[test]
+fn cleanup_removes_leftovers_of_every_revision_and_nothing_else() {
+    let ns = TestNamespace::new("plugin-cleanup");
+    let helm = Helm::V4;
+    install(&ns, helm, RELEASE, &[]);
+    // Two failed backups with different timestamped names (revisions 2 and 3), then a failed
+    // db-migrate (revision 4): Helm leaves all three Jobs behind.
+    assert!(!upgrade(&ns, helm, &["--set", "failHook=backup"]).ok());
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    assert!(!upgrade(&ns, helm, &["--set", "failHook=backup"]).ok());
+    assert!(!upgrade(&ns, helm, &["--set", "failHook=db-migrate"]).ok());
+    let backups: Vec<String> = ns
+        .names("job", None)
+        .into_iter()
+        .filter(|n| n.starts_with("demo-backup-"))
+        .collect();
+    assert_eq!(backups.len(), 2, "{backups:?}");
+    // Not ours: a regular Job with the release's labels, and another release's hook.
+    ns.kubectl()
+        .args(["create", "job", "demo-extra", "--image=tool:1.0"])
+        .success();
+    ns.kubectl()
+        .args([
+            "label",
+            "job",
+            "demo-extra",
+            "app.kubernetes.io/instance=demo",
+        ])
+        .success();
+    install(&ns, helm, "other", &[]);
+    ns.get_json("job", "other-seed");
+
+    let mut expected: Vec<String> = backups.iter().map(|b| format!("job.batch/{b}")).collect();
+    expected.extend([
+        "job.batch/demo-db-migrate".into(),
+        "job.batch/demo-seed".into(),
+    ]);
+    expected.sort();
+
+    let dry = hooks(&ns).args(["cleanup", RELEASE, "--dry-run"]).success();
+    let mut planned = lines_ending(&dry.stdout, " deleted (dry run)");
+    planned.sort();
+    assert_eq!(planned, expected, "{dry}");
+    assert!(
+        dry.stderr.contains("skipped serviceaccount/demo-hooks"),
+        "{dry}"
+    );
+
+    // --status filters.
+    let failed_only = hooks(&ns)
+        .args(["cleanup", RELEASE, "--dry-run", "--status", "Failed"])
+        .success();
+    let mut failed = lines_ending(&failed_only.stdout, " deleted (dry run)");
+    failed.sort();
+    let mut expected_failed: Vec<String> = expected
+        .iter()
+        .filter(|n| !n.ends_with("demo-seed"))
+        .cloned()
+        .collect();
+    expected_failed.sort();
+    assert_eq!(failed, expected_failed, "{failed_only}");
+
+    let out = hooks(&ns).args(["cleanup", RELEASE]).success();
+    let mut deleted = lines_ending(&out.stdout, " deleted");
+    deleted.sort();
+    assert_eq!(deleted, expected, "{out}");
+    for name in backups
+        .iter()
+        .map(String::as_str)
+        .chain(["demo-db-migrate", "demo-seed"])
+    {
+        e2e::wait_until(std::time::Duration::from_secs(30), name, || {
+            ns.try_get_json("job", name).is_none()
+        });
+    }
+    ns.get_json("job", "demo-extra");
+    ns.get_json("job", "other-seed");
+    ns.get_json("serviceaccount", "demo-hooks");
+    // Nothing left: says so, exit 0.
+    let again = hooks(&ns).args(["cleanup", RELEASE]).success();
+    assert!(
+        again.stderr.contains("No leftover hooks to delete"),
+        "{again}"
+    );
+}
+
+fn lint(input: &str) -> Output {
+    Run::new(plugin_binary())
+        .args(["lint", "-f", "-"])
+        .stdin(input.as_bytes().to_vec())
+        .output()
+}
+
+fn hook_job(annotations: &str, container_extra: &str) -> String {
+    format!(
+        "---\n# Source: t/templates/job.yaml\napiVersion: batch/v1\nkind: Job\nmetadata:\n  name: t\n  \
+         annotations:\n{annotations}spec:\n  activeDeadlineSeconds: 300\n  template:\n    spec:\n      \
+         restartPolicy: Never\n      containers:\n      - name: main\n        image: tool:1.0\n{container_extra}"
+    )
+}
+
+#[test]
+fn lint_flags_each_mistake_with_the_right_exit_code() {
+    let good = "    helm.sh/hook: pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n";
+    let clean = lint(&hook_job(good, ""));
+    assert_eq!(clean.code, Some(0), "{clean}");
+
+    let cases = [
+        (
+            hook_job("    helm.sh/hook: pre-upgade\n", ""),
+            "unknown hook event",
+        ),
+        (
+            hook_job(&format!("{good}    helm.sh/hook-weight: \"5.0\"\n"), ""),
+            "helm.sh/hook-weight",
+        ),
+        (
+            hook_job(
+                "    helm.sh/hook: pre-upgrade\n    helm.sh/hook-delete-policy: hook-succeed\n",
+                "",
+            ),
+            "did you mean \"hook-succeeded\"",
+        ),
+        (
+            hook_job(
+                good,
+                "        securityContext:\n          privileged: true\n",
+            ),
+            "[privileged: enforce]",
+        ),
+    ];
+    for (input, expected) in cases {
+        let out = lint(&input);
+        assert_eq!(out.code, Some(1), "{out}");
+        assert!(
+            out.stdout.contains(expected),
+            "expected {expected:?} in {out}"
+        );
+    }
+    // JSON for CI.
+    let json = Run::new(plugin_binary())
+        .args(["lint", "-o", "json"])
+        .stdin(hook_job("    helm.sh/hook: pre-upgade\n", "").into_bytes())
+        .output();
+    assert_eq!(json.code, Some(1));
+    let v = json.json();
+    assert_eq!(v["summary"]["errors"], 1, "{json}");
+    assert_eq!(v["objects"][0]["dropped"], true);
+
+    // The demo chart as helm renders it: warnings only.
+    let rendered = e2e::helm(Helm::V4)
+        .args(["template", RELEASE])
+        .arg(chart("hooks-demo"))
+        .success()
+        .stdout;
+    let out = lint(&rendered);
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(!out.combined().contains("s3cr3t-fixture"));
+}
