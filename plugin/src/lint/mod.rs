@@ -8,7 +8,9 @@ pub mod order;
 
 use crate::error::{Error, Result};
 use crate::options::{LintOptions, LintOutput};
-use helm_hooks::hook::{HookEvent, Severity as HookSeverity, annotations_of, parse_hook};
+use helm_hooks::hook::{
+    DiagnosticKind, HookEvent, Severity as HookSeverity, annotations_of, parse_hook,
+};
 use helm_hooks::manifest::{ManifestObject, parse_manifests};
 use helm_hooks::policy::{Mode, Policy, RuleId, evaluate};
 use serde::Serialize;
@@ -198,9 +200,11 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
         // Annotation diagnostics; the rules derived from them (hook-weight,
         // delete-policy-values) are attached instead of repeated.
         for d in &parsed.diagnostics {
-            let rule = match d.annotation {
-                helm_hooks::hook::WEIGHT_ANNOTATION => Some(RuleId::HookWeight),
-                helm_hooks::hook::DELETE_POLICY_ANNOTATION => Some(RuleId::DeletePolicyValues),
+            let rule = match d.kind {
+                DiagnosticKind::WeightNotInteger => Some(RuleId::HookWeight),
+                DiagnosticKind::UnknownDeletePolicy { .. } | DiagnosticKind::EmptyDeletePolicy => {
+                    Some(RuleId::DeletePolicyValues)
+                }
                 _ => None,
             }
             .and_then(|r| verdict.violations.iter().find(|v| v.rule == r));
