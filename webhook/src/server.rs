@@ -16,7 +16,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
@@ -33,6 +33,12 @@ pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long an HTTP/1 connection may sit between requests or take to send a request's headers.
+/// hyper runs one timer for both, so it doubles as the keep-alive idle timeout: it must stay
+/// above the apiserver's client idle timeout (Go's transport: 90 s), or the webhook could
+/// close an idle connection just as the apiserver reuses it and fail that admission call.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -250,7 +256,13 @@ pub async fn serve(
     drain_timeout: Duration,
 ) -> bool {
     let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client that opens a connection and never finishes its headers is cut off eventually.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
