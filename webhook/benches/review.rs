@@ -9,6 +9,10 @@ use helm_hooks::policy::Policy;
 use helm_hooks_webhook::admission::{self, Endpoint, PatchEncoding};
 use std::hint::black_box;
 
+/// The allocator of the webhook binary.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn review_body() -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
