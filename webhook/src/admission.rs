@@ -60,8 +60,11 @@ pub enum ReviewError {
     /// `apiVersion` or `kind` is not `admission.k8s.io/v1` / `AdmissionReview`.
     #[error("unsupported {field} {found:?}: expected {expected:?}")]
     Unsupported {
+        /// The field that is wrong.
         field: &'static str,
+        /// Its value.
         found: String,
+        /// The value the webhook speaks.
         expected: &'static str,
     },
     /// The review has no `request`.
@@ -77,10 +80,13 @@ pub enum ReviewError {
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionReview {
     #[serde(default)]
+    /// `admission.k8s.io/v1` expected.
     pub api_version: String,
     #[serde(default)]
+    /// `AdmissionReview` expected.
     pub kind: String,
     #[serde(default)]
+    /// The request to review.
     pub request: Option<AdmissionRequest>,
 }
 
@@ -88,10 +94,13 @@ pub struct AdmissionReview {
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
 pub struct GroupVersionKind {
     #[serde(default)]
+    /// API group (`""` for the core group).
     pub group: String,
     #[serde(default)]
+    /// API version.
     pub version: String,
     #[serde(default)]
+    /// Kind, e.g. `Job`.
     pub kind: String,
 }
 
@@ -100,31 +109,42 @@ pub struct GroupVersionKind {
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionRequest {
     #[serde(default)]
+    /// Identifies this review; echoed in the response.
     pub uid: String,
     #[serde(default)]
+    /// Kind of the object under review.
     pub kind: GroupVersionKind,
     #[serde(default)]
+    /// The subresource (`status`, `scale`, …), if the request is for one.
     pub sub_resource: Option<String>,
     #[serde(default)]
+    /// `request.name` (often empty on CREATE).
     pub name: Option<String>,
     #[serde(default)]
+    /// The request's namespace.
     pub namespace: Option<String>,
     /// `CREATE`, `UPDATE`, `DELETE` or `CONNECT`.
     #[serde(default)]
     pub operation: String,
     #[serde(default)]
+    /// The object as the apiserver would store it (CREATE, UPDATE).
     pub object: Option<Value>,
     #[serde(default)]
+    /// The stored object (UPDATE, DELETE).
     pub old_object: Option<Value>,
     #[serde(default)]
+    /// Whether the request is a dry run (`--dry-run=server`).
     pub dry_run: Option<bool>,
 }
 
 /// `AdmissionReview.response.status` (a trimmed `metav1.Status`).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Status {
+    /// HTTP-like status code (400, 403).
     pub code: u16,
+    /// Machine-readable reason (`Forbidden`, `BadRequest`).
     pub reason: String,
+    /// What is wrong and how to fix it.
     pub message: String,
 }
 
@@ -132,15 +152,21 @@ pub struct Status {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct AdmissionResponse {
+    /// The request's uid.
     pub uid: String,
+    /// Whether the object is admitted.
     pub allowed: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Why not, when denied.
     pub status: Option<Status>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The JSON patch, base64 (or a byte array, see [`PatchEncoding`]).
     pub patch: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// `JSONPatch` when there is a patch.
     pub patch_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    /// Admission warnings (warn-mode violations).
     pub warnings: Vec<String>,
 }
 
@@ -148,8 +174,11 @@ pub struct AdmissionResponse {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ReviewResponse {
+    /// Always `admission.k8s.io/v1`.
     pub api_version: &'static str,
+    /// Always `AdmissionReview`.
     pub kind: &'static str,
+    /// The answer.
     pub response: AdmissionResponse,
 }
 
@@ -186,6 +215,7 @@ impl Decision {
 pub struct Outcome {
     /// The AdmissionReview to send back.
     pub review: ReviewResponse,
+    /// What happened, for metrics and logs.
     pub decision: Decision,
     /// Why the object was passed through untouched, when it was (for debug logs).
     pub skipped: Option<&'static str>,
@@ -199,11 +229,17 @@ pub struct Outcome {
 /// What the request is about, for logs and metric labels (never object contents).
 #[derive(Debug, Clone, Default)]
 pub struct RequestMeta {
+    /// The request's uid.
     pub uid: String,
+    /// CREATE, UPDATE, DELETE or CONNECT.
     pub operation: String,
+    /// Kind of the object.
     pub kind: String,
+    /// Namespace (empty for cluster-scoped objects).
     pub namespace: String,
+    /// Name, or `generateName*`.
     pub name: String,
+    /// Whether the request is a dry run.
     pub dry_run: bool,
 }
 

@@ -11,6 +11,7 @@ use std::time::Duration;
 #[command(name = "helm-hooks-webhook", version, about)]
 pub struct Cli {
     #[command(subcommand)]
+    /// What to do.
     pub command: Command,
 }
 
@@ -66,8 +67,10 @@ pub struct ServeArgs {
 /// A flag value that makes no sense.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum OptionsError {
+    #[allow(missing_docs)] // the message names each field
     #[error("--listen {0:?} is not an address like 0.0.0.0:8443 or 127.0.0.1:8443")]
     Listen(String),
+    #[allow(missing_docs)] // the message names each field
     #[error("--{flag} {value:?} is not a positive number of seconds")]
     Seconds { flag: &'static str, value: String },
 }
@@ -75,13 +78,21 @@ pub enum OptionsError {
 /// Validated options of `serve`.
 #[derive(Debug, Clone)]
 pub struct ServeOptions {
+    /// Address to listen on.
     pub listen: SocketAddr,
+    /// PEM certificate chain file.
     pub tls_cert: PathBuf,
+    /// PEM private key file.
     pub tls_key: PathBuf,
+    /// Policy file; the built-in policy when `None`.
     pub policy: Option<PathBuf>,
+    /// Log line format.
     pub log_format: LogFormat,
+    /// How often to check files for changes.
     pub reload_interval: Duration,
+    /// How long to drain requests in flight on shutdown.
     pub shutdown_timeout: Duration,
+    /// Encoding of `patch` in responses.
     pub patch_encoding: PatchEncoding,
 }
 

@@ -6,6 +6,7 @@
 //! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
 //! graceful shutdown ([`shutdown`]).
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod admission;
 pub mod cli;

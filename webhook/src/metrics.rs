@@ -22,45 +22,60 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Labels of `requests_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
+    /// `mutate` or `validate`.
     pub endpoint: &'static str,
+    /// CREATE, UPDATE, DELETE, CONNECT (empty when the review could not be parsed).
     pub operation: String,
+    /// Kind of the object (empty when the review could not be parsed).
     pub kind: String,
+    /// allowed, patched, warned, denied or invalid.
     pub decision: &'static str,
 }
 
 /// Labels of `request_duration_seconds`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EndpointLabels {
+    /// `mutate` or `validate`.
     pub endpoint: &'static str,
 }
 
 /// Labels of `violations_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ViolationLabels {
+    /// Rule id.
     pub rule: &'static str,
+    /// enforce, warn or audit.
     pub mode: &'static str,
 }
 
 /// Labels of `defaults_applied_total`.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct DefaultLabels {
+    /// [`helm_hooks::policy::AppliedDefault::as_str`].
     pub default: &'static str,
 }
 
 /// Labels of the reload counters.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ResultLabels {
+    /// success or failure.
     pub result: &'static str,
 }
 
 /// Every metric of the webhook, plus the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
+    /// `requests_total`.
     pub requests: Family<RequestLabels, Counter>,
+    /// `request_duration_seconds`.
     pub duration: Family<EndpointLabels, Histogram>,
+    /// `violations_total`.
     pub violations: Family<ViolationLabels, Counter>,
+    /// `defaults_applied_total`.
     pub defaults: Family<DefaultLabels, Counter>,
+    /// `policy_reloads_total`.
     pub policy_reloads: Family<ResultLabels, Counter>,
+    /// `certificate_reloads_total`.
     pub certificate_reloads: Family<ResultLabels, Counter>,
     certificate_expiry: Gauge<f64, AtomicU64>,
     /// The serving certificate's notAfter, Unix seconds (`i64::MIN` until one is loaded).

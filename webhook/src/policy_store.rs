@@ -11,11 +11,13 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Why a policy file could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyLoadError {
+    #[allow(missing_docs)] // the message names each field
     #[error("cannot read policy file {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[allow(missing_docs)] // the message names each field
     #[error("invalid policy in {path}: {source}")]
     Invalid { path: PathBuf, source: PolicyError },
 }

@@ -43,11 +43,14 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
 /// What the handlers share.
 #[derive(Debug)]
 pub struct AppState {
+    /// The policy in force.
     pub policy: Arc<PolicyStore>,
+    /// Metrics.
     pub metrics: Arc<Metrics>,
     /// True once TLS and policy are loaded and the listener is bound; false again while
     /// draining on shutdown.
     pub ready: AtomicBool,
+    /// Encoding of `patch` in responses.
     pub patch_encoding: PatchEncoding,
 }
 

@@ -19,25 +19,32 @@ use std::sync::{Arc, Mutex, RwLock};
 /// Why a certificate/key pair could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
+    #[allow(missing_docs)] // the message names each field
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[allow(missing_docs)] // the message names each field
     #[error("{path}: no PEM certificate found ({reason})")]
     NoCertificate { path: PathBuf, reason: String },
+    #[allow(missing_docs)] // the message names each field
     #[error("{path}: no PEM private key found ({reason})")]
     NoKey { path: PathBuf, reason: String },
+    #[allow(missing_docs)] // the message names each field
     #[error("{path}: unsupported private key: {reason}")]
     BadKey { path: PathBuf, reason: String },
+    #[allow(missing_docs)] // the message names each field
     #[error("{cert} and {key} do not belong together: {reason}")]
     Mismatch {
         cert: PathBuf,
         key: PathBuf,
         reason: String,
     },
+    #[allow(missing_docs)] // the message names each field
     #[error("{path}: cannot parse the certificate: {reason}")]
     BadCertificate { path: PathBuf, reason: String },
+    #[allow(missing_docs)] // the message names each field
     #[error("cannot build the TLS configuration: {0}")]
     Config(String),
 }
@@ -45,6 +52,7 @@ pub enum TlsError {
 /// A loaded certificate chain and key, with the leaf's notAfter.
 #[derive(Debug, Clone)]
 pub struct LoadedCert {
+    /// The chain and signing key rustls serves.
     pub key: Arc<CertifiedKey>,
     /// The leaf certificate's notAfter, Unix seconds.
     pub not_after: i64,
