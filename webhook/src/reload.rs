@@ -13,44 +13,68 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing::{error, info};
 
+/// The last error of each kind, so a file that stays unreadable is reported once, not on
+/// every poll (contents that do not parse are already reported once by the stores).
+#[derive(Debug, Default)]
+pub struct LastErrors {
+    policy: Option<String>,
+    certificate: Option<String>,
+}
+
+/// Whether `error` is one to report: present and unlike the last one (which it replaces).
+fn is_new(last: &mut Option<String>, error: Option<String>) -> bool {
+    let new = error.is_some() && *last != error;
+    *last = error;
+    new
+}
+
 /// Checks once for changes, logging and counting the result.
-pub fn check_once(policy: &PolicyStore, certs: &CertStore, metrics: &Metrics) {
+pub fn check_once(
+    policy: &PolicyStore,
+    certs: &CertStore,
+    metrics: &Metrics,
+    last: &mut LastErrors,
+) {
     if let Some(path) = policy.path() {
-        match policy.reload_if_changed() {
-            Ok(false) => {}
-            Ok(true) => {
-                metrics
-                    .policy_reloads
-                    .get_or_create(&Metrics::result(true))
-                    .inc();
-                info!(path = %path.display(), "policy reloaded");
-            }
-            Err(e) => {
-                metrics
-                    .policy_reloads
-                    .get_or_create(&Metrics::result(false))
-                    .inc();
-                error!(error = %e, "policy reload refused; the previous policy stays in force");
-            }
-        }
-    }
-    match certs.reload_if_changed() {
-        Ok(None) => {}
-        Ok(Some(cert)) => {
+        let result = policy.reload_if_changed();
+        let error = result.as_ref().err().map(ToString::to_string);
+        if matches!(result, Ok(true)) {
             metrics
-                .certificate_reloads
+                .policy_reloads
                 .get_or_create(&Metrics::result(true))
                 .inc();
-            metrics.set_certificate_not_after(cert.not_after);
-            info!(not_after = cert.not_after, "serving certificate reloaded");
+            info!(path = %path.display(), "policy reloaded");
         }
-        Err(e) => {
+        if is_new(&mut last.policy, error.clone()) {
             metrics
-                .certificate_reloads
+                .policy_reloads
                 .get_or_create(&Metrics::result(false))
                 .inc();
-            error!(error = %e, "certificate reload refused; the previous certificate stays in use");
+            error!(
+                error = error.unwrap_or_default(),
+                "policy reload refused; the previous policy stays in force"
+            );
         }
+    }
+    let result = certs.reload_if_changed();
+    let error = result.as_ref().err().map(ToString::to_string);
+    if let Ok(Some(cert)) = result {
+        metrics
+            .certificate_reloads
+            .get_or_create(&Metrics::result(true))
+            .inc();
+        metrics.set_certificate_not_after(cert.not_after);
+        info!(not_after = cert.not_after, "serving certificate reloaded");
+    }
+    if is_new(&mut last.certificate, error.clone()) {
+        metrics
+            .certificate_reloads
+            .get_or_create(&Metrics::result(false))
+            .inc();
+        error!(
+            error = error.unwrap_or_default(),
+            "certificate reload refused; the previous certificate stays in use"
+        );
     }
 }
 
@@ -64,10 +88,35 @@ pub async fn watch(
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate: everything was just loaded
+    let mut last = LastErrors::default();
     loop {
         ticker.tick().await;
         let (p, c, m) = (policy.clone(), certs.clone(), metrics.clone());
         // File reads are blocking; keep them off the request workers.
-        let _ = tokio::task::spawn_blocking(move || check_once(&p, &c, &m)).await;
+        match tokio::task::spawn_blocking(move || {
+            check_once(&p, &c, &m, &mut last);
+            last
+        })
+        .await
+        {
+            Ok(returned) => last = returned,
+            Err(_) => last = LastErrors::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_error_is_reported_once() {
+        let mut last = None;
+        assert!(!is_new(&mut last, None));
+        assert!(is_new(&mut last, Some("gone".into())));
+        assert!(!is_new(&mut last, Some("gone".into())));
+        assert!(is_new(&mut last, Some("other".into())));
+        assert!(!is_new(&mut last, None));
+        assert!(is_new(&mut last, Some("other".into())));
     }
 }
