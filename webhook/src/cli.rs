@@ -59,6 +59,10 @@ pub struct ServeArgs {
     /// How long to wait for requests in flight on SIGTERM/SIGINT, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "25")]
     pub shutdown_timeout: String,
+    /// On SIGTERM/SIGINT, keep accepting connections this many seconds (with /readyz at 503)
+    /// before draining, while Kubernetes removes the Pod from the Service's endpoints.
+    #[arg(long, value_name = "SECONDS", default_value = "0")]
+    pub shutdown_delay: String,
     /// Encoding of the `patch` field (compatibility testing only: keep base64).
     #[arg(long, value_enum, default_value_t = PatchEncoding::Base64, hide = true)]
     pub patch_encoding: PatchEncoding,
@@ -92,6 +96,8 @@ pub struct ServeOptions {
     pub reload_interval: Duration,
     /// How long to drain requests in flight on shutdown.
     pub shutdown_timeout: Duration,
+    /// How long to keep serving (not ready) after a shutdown signal before draining.
+    pub shutdown_delay: Duration,
     /// Encoding of `patch` in responses.
     pub patch_encoding: PatchEncoding,
 }
@@ -125,6 +131,11 @@ impl TryFrom<ServeArgs> for ServeOptions {
             log_format: args.log_format,
             reload_interval: seconds("reload-interval", &args.reload_interval)?,
             shutdown_timeout: seconds("shutdown-timeout", &args.shutdown_timeout)?,
+            shutdown_delay: if args.shutdown_delay.trim() == "0" {
+                Duration::ZERO
+            } else {
+                seconds("shutdown-delay", &args.shutdown_delay)?
+            },
             patch_encoding: args.patch_encoding,
         })
     }

@@ -114,6 +114,13 @@ pub async fn serve(
         async move {
             shutdown.await;
             ready.ready.store(false, Ordering::Relaxed);
+            if !options.shutdown_delay.is_zero() {
+                info!(
+                    delay_seconds = options.shutdown_delay.as_secs_f64(),
+                    "not ready; still serving until the delay is over"
+                );
+                tokio::time::sleep(options.shutdown_delay).await;
+            }
         },
         options.shutdown_timeout,
     )

@@ -524,6 +524,33 @@ async fn sigterm_drains_the_request_in_flight() {
     assert_eq!(webhook.logs_with("stopped")[0]["drained"], true);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shutdown_delay_keeps_serving_while_not_ready() {
+    let mut webhook = Webhook::start(None, &["--shutdown-delay", "1.5"]);
+    let client = webhook.client();
+    assert_eq!(client.get("/readyz").await.status, 200);
+    let pid = webhook.child.id().to_string();
+    let signalled = Instant::now();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    wait_for("not ready", Duration::from_secs(5), async || {
+        client.get("/readyz").await.status == 503
+    })
+    .await;
+    // Still answering reviews on new connections while endpoints are being updated.
+    let r = client.post("/validate", &case("rule-privileged")).await;
+    assert_eq!(r.status, 200);
+    assert!(signalled.elapsed() < Duration::from_millis(1500));
+    let status = webhook.wait(Duration::from_secs(10));
+    assert!(status.success());
+    assert!(signalled.elapsed() >= Duration::from_millis(1500));
+}
+
 #[test]
 fn default_policy_prints_the_builtin_policy() {
     let out = std::process::Command::new(support::binary())
