@@ -250,36 +250,65 @@ pub enum SecurityProfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SecurityContextDefaults {
+    #[serde(default = "builtin_profile")]
     pub profile: SecurityProfile,
     /// The UID set with `runAsNonRoot: true` when the pod sets none (root images such as
     /// busybox would otherwise fail to start).
+    #[serde(default = "builtin_run_as_user")]
     pub run_as_user: i64,
 }
 
-/// The defaults injected into hooks, each only where the field is absent.
+/// The defaults injected into hooks, each only where the field is absent. A field left out
+/// of the document keeps the built-in value; an explicit `null` switches that default off.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HookDefaults {
     /// `helm.sh/hook-delete-policy`; `null` injects none.
+    #[serde(default = "builtin_delete_policy")]
     pub delete_policy: Option<String>,
     /// `spec.activeDeadlineSeconds` of Jobs and Pods; `null` injects none.
+    #[serde(default = "builtin_active_deadline_seconds")]
     pub active_deadline_seconds: Option<i64>,
     /// Jobs' `spec.ttlSecondsAfterFinished`; off (`null`) by default because it also deletes
     /// failed Jobs and their logs.
+    #[serde(default)]
     pub ttl_seconds_after_finished: Option<i64>,
+    #[serde(default)]
     pub security_context: SecurityContextDefaults,
+}
+
+fn builtin_delete_policy() -> Option<String> {
+    Some("before-hook-creation,hook-succeeded".into())
+}
+
+fn builtin_active_deadline_seconds() -> Option<i64> {
+    Some(600)
+}
+
+impl Default for SecurityContextDefaults {
+    fn default() -> Self {
+        SecurityContextDefaults {
+            profile: SecurityProfile::Restricted,
+            run_as_user: builtin_run_as_user(),
+        }
+    }
+}
+
+fn builtin_profile() -> SecurityProfile {
+    SecurityProfile::Restricted
+}
+
+fn builtin_run_as_user() -> i64 {
+    65532
 }
 
 impl Default for HookDefaults {
     fn default() -> Self {
         HookDefaults {
-            delete_policy: Some("before-hook-creation,hook-succeeded".into()),
-            active_deadline_seconds: Some(600),
+            delete_policy: builtin_delete_policy(),
+            active_deadline_seconds: builtin_active_deadline_seconds(),
             ttl_seconds_after_finished: None,
-            security_context: SecurityContextDefaults {
-                profile: SecurityProfile::Restricted,
-                run_as_user: 65532,
-            },
+            security_context: SecurityContextDefaults::default(),
         }
     }
 }

@@ -67,22 +67,18 @@ fn annotation_findings(hook: &ParsedHook) -> Vec<Finding> {
             DiagnosticKind::UnknownDeletePolicy {
                 suggestion: Some(s),
             } => {
+                format!("{:?} is unknown; did you mean {s:?}?", d.value)
+            }
+            DiagnosticKind::UnknownDeletePolicy { suggestion: None } => {
                 format!(
-                    "unknown value {:?} never matches; did you mean {s:?}?",
+                    "{:?} is unknown; use before-hook-creation, hook-succeeded, hook-failed",
                     d.value
                 )
             }
-            DiagnosticKind::UnknownDeletePolicy { suggestion: None } => format!(
-                "unknown value {:?} never matches; use before-hook-creation, hook-succeeded or hook-failed",
-                d.value
-            ),
             DiagnosticKind::EmptyDeletePolicy => {
-                "empty value switches off Helm's before-hook-creation default; name a policy".into()
+                "\"\" turns off before-hook-creation; name a policy".into()
             }
-            _ => format!(
-                "{:?} is not an integer, Helm uses 0; write a plain integer",
-                d.value
-            ),
+            _ => format!("{:?} is read as 0; write an integer", d.value),
         };
         findings.push(finding(
             rule,
@@ -233,12 +229,12 @@ fn container_findings(
         Some(0) => out.push(finding(
             RuleId::RunAsRoot,
             sc("runAsUser"),
-            "runs as UID 0; set a non-zero runAsUser",
+            "runs as root; set a UID > 0",
         )),
         None if non_root != Some(true) => out.push(finding(
             RuleId::RunAsRoot,
             sc("runAsNonRoot"),
-            "may run as root; set runAsNonRoot: true and a runAsUser",
+            "may be root; set true",
         )),
         _ => {}
     }
