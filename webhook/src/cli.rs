@@ -22,6 +22,35 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the built-in policy as YAML (a starting point for --policy).
     DefaultPolicy,
+    /// Make a CA and a serving certificate (rcgen; no openssl needed). Reuses the CA found in
+    /// --out-dir, so rerunning it rotates the serving certificate under the same caBundle.
+    Certs(CertsArgs),
+}
+
+/// Flags of `certs`.
+#[derive(Debug, clap::Args)]
+pub struct CertsArgs {
+    /// Where to write ca.crt, ca.key, tls.crt, tls.key and cabundle-patch.yaml.
+    #[arg(long, value_name = "DIR")]
+    pub out_dir: PathBuf,
+    /// The webhook's Service name.
+    #[arg(long, default_value = "helm-hooks-webhook")]
+    pub service: String,
+    /// The webhook's namespace.
+    #[arg(long, default_value = "helm-hooks-system")]
+    pub namespace: String,
+    /// An extra DNS name (repeatable), e.g. localhost.
+    #[arg(long = "dns", value_name = "NAME")]
+    pub dns_names: Vec<String>,
+    /// An IP address SAN (repeatable), e.g. 127.0.0.1 for a webhook registered by url.
+    #[arg(long = "ip", value_name = "ADDR")]
+    pub ips: Vec<std::net::IpAddr>,
+    /// Validity of the serving certificate, in days.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// Make a new CA even if --out-dir holds one (the caBundle must then be registered again).
+    #[arg(long)]
+    pub new_ca: bool,
 }
 
 /// Log line format.
@@ -150,6 +179,7 @@ mod tests {
         match cli.command {
             Command::Serve(args) => ServeOptions::try_from(args).map_err(|e| e.to_string()),
             Command::DefaultPolicy => Err("default-policy".into()),
+            Command::Certs(_) => Err("certs".into()),
         }
     }
 

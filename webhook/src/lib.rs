@@ -4,11 +4,13 @@
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
 //! ([`server`]), TLS with certificate hot reload ([`tls`]), policy hot reload
 //! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
-//! graceful shutdown ([`shutdown`]).
+//! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
+//! ([`certs`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod certs;
 pub mod cli;
 pub mod logging;
 pub mod metrics;
@@ -35,6 +37,7 @@ pub fn run(cli: Cli) -> ExitCode {
             print!("{}", Policy::builtin().to_yaml());
             ExitCode::SUCCESS
         }
+        Command::Certs(args) => make_certs(args),
         Command::Serve(args) => {
             let options = match ServeOptions::try_from(args) {
                 Ok(options) => options,
@@ -128,4 +131,29 @@ pub async fn serve(
     reloader.abort();
     info!(drained, "stopped");
     Ok(drained)
+}
+
+fn make_certs(args: cli::CertsArgs) -> ExitCode {
+    let request = certs::CertRequest {
+        service: args.service,
+        namespace: args.namespace,
+        dns_names: args.dns_names,
+        ips: args.ips,
+        days: args.days,
+        new_ca: args.new_ca,
+    };
+    match certs::make(&request, &args.out_dir) {
+        Ok(files) => {
+            let ca = if files.reused_ca { "reused" } else { "new" };
+            println!("CA ({ca}):            {}", files.ca_cert.display());
+            println!("certificate:         {}", files.cert.display());
+            println!("key:                 {}", files.key.display());
+            println!("caBundle patch:      {}", files.cabundle_patch.display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("helm-hooks-webhook: {:#}", anyhow::Error::new(e));
+            ExitCode::FAILURE
+        }
+    }
 }
