@@ -141,49 +141,40 @@ fn record_name_of(driver: StorageDriver, object: &Value) -> RecordName {
 /// Decodes a release from a Secret as the API returns it (`data.release` is base64 of Helm's
 /// own base64 payload).
 pub fn decode_secret(secret: &Value) -> Result<Release, RecordError> {
-    let record = record_name_of(StorageDriver::Secret, secret);
-    let field = "data.release";
-    let encoded = secret
-        .pointer("/data/release")
-        .and_then(Value::as_str)
-        .ok_or_else(|| RecordError::MissingField {
-            record: record.clone(),
-            field,
-        })?;
-    let payload = STANDARD.decode(encoded).map_err(|e| RecordError::Decode {
-        record: record.clone(),
-        field,
-        source: DecodeError::Base64(e),
-    })?;
-    decode_payload(&payload).map_err(|source| RecordError::Decode {
-        record,
-        field,
-        source,
-    })
+    decode_record(StorageDriver::Secret, secret)
 }
 
 /// Decodes a release from a ConfigMap (`data.release` holds Helm's payload directly).
 pub fn decode_configmap(configmap: &Value) -> Result<Release, RecordError> {
-    let record = record_name_of(StorageDriver::ConfigMap, configmap);
+    decode_record(StorageDriver::ConfigMap, configmap)
+}
+
+/// Decodes a release record stored by `driver`.
+pub fn decode_record(driver: StorageDriver, object: &Value) -> Result<Release, RecordError> {
+    let record = record_name_of(driver, object);
     let field = "data.release";
-    let payload = configmap
+    let text = object
         .pointer("/data/release")
         .and_then(Value::as_str)
         .ok_or_else(|| RecordError::MissingField {
             record: record.clone(),
             field,
         })?;
-    decode_payload(payload.as_bytes()).map_err(|source| RecordError::Decode {
-        record,
+    let decode_error = |source| RecordError::Decode {
+        record: record.clone(),
         field,
         source,
-    })
-}
-
-/// Decodes a release record stored by `driver`.
-pub fn decode_record(driver: StorageDriver, object: &Value) -> Result<Release, RecordError> {
-    match driver {
-        StorageDriver::Secret => decode_secret(object),
-        StorageDriver::ConfigMap => decode_configmap(object),
-    }
+    };
+    let secret_bytes;
+    let payload = match driver {
+        // The API's own base64 around Helm's payload.
+        StorageDriver::Secret => {
+            secret_bytes = STANDARD
+                .decode(text)
+                .map_err(|e| decode_error(DecodeError::Base64(e)))?;
+            secret_bytes.as_slice()
+        }
+        StorageDriver::ConfigMap => text.as_bytes(),
+    };
+    decode_payload(payload).map_err(decode_error)
 }
