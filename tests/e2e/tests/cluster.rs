@@ -79,6 +79,12 @@ fn pods_end_as_their_labels_say() {
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(phase(&ns, "hang"), "Running");
     assert_eq!(phase(&ns, "always"), "Running");
+    // kwok serves the kubelet's log API: every container "logged" the same fixed lines.
+    let logs = ns.kubectl().args(["logs", "fail"]).success();
+    assert!(
+        logs.stdout.contains("fake log of a kwok container"),
+        "{logs}"
+    );
     // Deleted Pods go away without a grace period.
     ns.kubectl()
         .args(["delete", "pod", "hang", "--timeout=20s"])
