@@ -190,6 +190,15 @@ fn failed_pre_upgrade(helm: Helm) {
         out.stderr.contains("demo-db-migrate"),
         "the error names the hook:\n{out}"
     );
+    // hook-output-log-policy: hook-failed -> helm printed the failed Pod's log (served by kwok).
+    assert!(
+        out.combined().contains("fake log of a kwok container"),
+        "helm prints the failed hook's logs:\n{out}"
+    );
+    assert_eq!(
+        hook(&status(&ns, helm), "demo-db-migrate")["output_log_policies"],
+        serde_json::json!(["hook-failed"])
+    );
     let rel = status(&ns, helm);
     assert_eq!(rel["info"]["status"], "failed");
     assert_eq!(rel["version"], 2);
