@@ -26,6 +26,8 @@ pub mod options;
 pub mod printers;
 pub mod releases;
 pub mod rerun;
+#[cfg(test)]
+mod testdata;
 
 use clap::Parser;
 use error::Error;

@@ -532,4 +532,199 @@ mod tests {
         assert_eq!(sa.len(), 1);
         assert_eq!(sa[0].1, [1, 2, 3]);
     }
+
+    /// The selector on every stored revision of the real helm 3 and helm 4 release records.
+    mod real_records {
+        use super::*;
+        use crate::testdata::{HELMS, Helm, created, live, lookup};
+
+        /// Leftovers named like the hooks of v1, v2 and v3, a running hook, a kept one, the
+        /// release's regular ConfigMap and other releases' objects.
+        fn live_objects(helm: &Helm) -> Lookup {
+            let ns = helm.namespace;
+            let mut kept = live("Pod", ns, "demo-config-validate", LiveStatus::Failed);
+            kept.annotations
+                .insert("helm.sh/resource-policy".to_string(), "keep".to_string());
+            lookup(vec![
+                // The backup Job of each revision (a new name each time), left failed.
+                live("Job", ns, &helm.backup(1), LiveStatus::Failed),
+                live("Job", ns, &helm.backup(2), LiveStatus::Failed),
+                live("Job", ns, &helm.backup(3), LiveStatus::Complete),
+                live("Job", ns, "demo-db-migrate", LiveStatus::Failed),
+                live("Job", ns, "demo-seed", LiveStatus::Complete),
+                live("Pod", ns, "demo-smoke-test", LiveStatus::Succeeded),
+                live("ServiceAccount", ns, "demo-hooks", LiveStatus::Present),
+                live("Job", ns, "demo-notify", LiveStatus::Running),
+                kept,
+                // Not hooks of this release.
+                live("ConfigMap", ns, "demo-config", LiveStatus::Present),
+                live("Job", ns, "other-backup-1795241036", LiveStatus::Failed),
+                live("Job", ns, "demo-backup-1000000000", LiveStatus::Failed),
+                // Release demo of the ConfigMap driver, in its own namespace.
+                live(
+                    "Job",
+                    helm.configmap_namespace,
+                    "demo-db-migrate",
+                    LiveStatus::Failed,
+                ),
+                live(
+                    "Job",
+                    helm.configmap_namespace,
+                    &helm.configmap_backup(),
+                    LiveStatus::Failed,
+                ),
+            ])
+        }
+
+        fn select_from(helm: &Helm, criteria: Criteria) -> Selection {
+            let records = helm.secrets();
+            let refs: Vec<&Record> = records.iter().collect();
+            let now: Timestamp = "2026-11-21T08:05:00Z".parse().unwrap();
+            select(&refs, &live_objects(helm), &criteria, now)
+        }
+
+        #[test]
+        fn selects_leftovers_of_every_stored_revision() {
+            for helm in HELMS {
+                let s = select_from(helm, Criteria::default());
+                let backups: Vec<String> = (1..=3)
+                    .map(|r| format!("job.batch/{}", helm.backup(r)))
+                    .collect();
+                // A new backup Job name in every revision, in time order.
+                assert!(
+                    backups[0] < backups[1] && backups[1] < backups[2],
+                    "{backups:?}"
+                );
+                assert_eq!(
+                    names(&s),
+                    [
+                        backups[0].as_str(),
+                        backups[1].as_str(),
+                        backups[2].as_str(),
+                        "job.batch/demo-db-migrate",
+                        "job.batch/demo-seed",
+                        "pod/demo-smoke-test"
+                    ],
+                    "{}",
+                    helm.prefix
+                );
+                let revisions = |name: &str| {
+                    let c = s.delete.iter().find(|c| c.key.name == name).unwrap();
+                    (c.revisions.clone(), c.uid.clone(), c.key.namespace.clone())
+                };
+                for r in 1..=3 {
+                    let backup = helm.backup(r);
+                    assert_eq!(
+                        revisions(&backup),
+                        (
+                            vec![r],
+                            format!("uid-{}-{backup}", helm.namespace),
+                            Some(helm.namespace.to_string())
+                        )
+                    );
+                }
+                assert_eq!(revisions("demo-db-migrate").0, [1, 2, 3]);
+                assert!(s.delete.iter().all(|c| c.release == "demo"));
+            }
+        }
+
+        #[test]
+        fn skips_running_kept_in_use_and_other_releases_objects() {
+            for helm in HELMS {
+                let s = select_from(helm, Criteria::default());
+                let mut skipped: Vec<(&str, &str)> = s
+                    .skipped
+                    .iter()
+                    .map(|k| (k.kubectl_name.as_str(), k.reason.as_str()))
+                    .collect();
+                skipped.sort();
+                assert_eq!(
+                    skipped,
+                    [
+                        (
+                            "job.batch/demo-notify",
+                            "still running (Running); --force deletes it"
+                        ),
+                        (
+                            "pod/demo-config-validate",
+                            "annotated helm.sh/resource-policy: keep"
+                        ),
+                        (
+                            "serviceaccount/demo-hooks",
+                            "a ServiceAccount hook of the current revision 3 that may be in \
+                             use; --status Present deletes it"
+                        ),
+                    ],
+                    "{}",
+                    helm.prefix
+                );
+                let mentioned = |name: &str| {
+                    s.delete.iter().any(|c| c.kubectl_name.ends_with(name))
+                        || s.skipped.iter().any(|k| k.kubectl_name.ends_with(name))
+                };
+                let configmap_backup = helm.configmap_backup();
+                for other in [
+                    "other-backup-1795241036",
+                    "demo-backup-1000000000",
+                    "demo-config",
+                    configmap_backup.as_str(),
+                ] {
+                    assert!(!mentioned(other), "{}: {other}", helm.prefix);
+                }
+                // The other namespace's demo-db-migrate is not the one selected.
+                assert!(
+                    s.delete
+                        .iter()
+                        .all(|c| c.key.namespace.as_deref() == Some(helm.namespace))
+                );
+            }
+        }
+
+        #[test]
+        fn force_status_and_age_filters_on_real_records() {
+            for helm in HELMS {
+                let forced = select_from(
+                    helm,
+                    Criteria {
+                        force: true,
+                        ..Criteria::default()
+                    },
+                );
+                assert!(names(&forced).contains(&"job.batch/demo-notify"));
+                assert!(!names(&forced).contains(&"pod/demo-config-validate"));
+                let failed = select_from(
+                    helm,
+                    Criteria {
+                        statuses: vec![LiveStatus::Failed],
+                        ..Criteria::default()
+                    },
+                );
+                let mut expected = vec![
+                    format!("job.batch/{}", helm.backup(1)),
+                    format!("job.batch/{}", helm.backup(2)),
+                    "job.batch/demo-db-migrate".to_string(),
+                ];
+                expected.sort();
+                assert_eq!(names(&failed), expected, "{}", helm.prefix);
+                let present = select_from(
+                    helm,
+                    Criteria {
+                        statuses: vec![LiveStatus::Present],
+                        ..Criteria::default()
+                    },
+                );
+                assert_eq!(names(&present), ["serviceaccount/demo-hooks"]);
+                // Created at 06:05, two hours before now: nothing is three hours old.
+                assert_eq!(created().to_string(), "2026-11-21T06:05:00Z");
+                let old = select_from(
+                    helm,
+                    Criteria {
+                        older_than: Some(Duration::from_secs(3 * 3600)),
+                        ..Criteria::default()
+                    },
+                );
+                assert!(old.delete.is_empty() && old.skipped.is_empty());
+            }
+        }
+    }
 }

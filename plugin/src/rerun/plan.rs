@@ -321,4 +321,207 @@ mod tests {
         assert!(text.contains("serviceaccount/demo-sa"));
         assert!(text.contains("before-hook-creation (default)"));
     }
+
+    /// The planner on the real helm 3 and helm 4 release records.
+    mod real_records {
+        use super::*;
+        use crate::testdata::{HELMS, SECRET_VALUE};
+        use helm_hooks::release::HookPhase;
+
+        fn steps(plan: &Plan) -> Vec<(String, i64)> {
+            plan.steps
+                .iter()
+                .map(|s| (s.hook.kubectl_name(), s.weight))
+                .collect()
+        }
+
+        fn step<'a>(plan: &'a Plan, name: &str) -> &'a Step {
+            plan.steps
+                .iter()
+                .find(|s| s.hook.name == name)
+                .unwrap_or_else(|| panic!("no step {name}"))
+        }
+
+        fn text(plan: &Plan) -> String {
+            let mut out = Vec::new();
+            plan.write(&mut out).unwrap();
+            String::from_utf8(out).unwrap()
+        }
+
+        #[test]
+        fn pre_upgrade_plan_of_every_revision_is_in_helm_order() {
+            for helm in HELMS {
+                for revision in 1..=3 {
+                    let plan = plan(&helm.secret(revision), HookEvent::PreUpgrade, &[]).unwrap();
+                    let backup = format!("job.batch/{}", helm.backup(revision));
+                    assert_eq!(
+                        steps(&plan),
+                        [
+                            ("serviceaccount/demo-hooks".to_string(), -20),
+                            ("pod/demo-config-validate".to_string(), -10),
+                            ("job.batch/demo-db-migrate".to_string(), -5),
+                            (backup, -1),
+                        ],
+                        "{} v{revision}",
+                        helm.prefix
+                    );
+                    assert_eq!(
+                        (
+                            plan.release.as_str(),
+                            plan.namespace.as_str(),
+                            plan.revision
+                        ),
+                        ("demo", helm.namespace, revision)
+                    );
+                    assert!(
+                        plan.steps
+                            .iter()
+                            .all(|s| s.hook.namespace == helm.namespace)
+                    );
+                }
+            }
+        }
+
+        #[test]
+        fn pre_upgrade_steps_apply_the_recorded_delete_policies() {
+            for helm in HELMS {
+                let plan = plan(&helm.secret(2), HookEvent::PreUpgrade, &[]).unwrap();
+                let flags = |s: &Step| {
+                    (
+                        s.defaulted,
+                        s.delete_before,
+                        s.wait,
+                        s.delete_on_success,
+                        s.delete_on_failure,
+                    )
+                };
+                // (defaulted, delete before, wait, delete on success, delete on failure)
+                assert_eq!(
+                    flags(step(&plan, "demo-hooks")),
+                    (false, true, false, false, false)
+                );
+                assert_eq!(
+                    flags(step(&plan, "demo-config-validate")),
+                    (false, false, true, true, false)
+                );
+                assert_eq!(
+                    flags(step(&plan, "demo-db-migrate")),
+                    (false, true, true, true, false)
+                );
+                // hook-succeeded alone: no before-hook-creation, a failed backup stays.
+                let backup = step(&plan, &helm.backup(2));
+                assert_eq!(flags(backup), (false, false, true, true, false));
+                assert_eq!(backup.policies, [DeletePolicy::HookSucceeded]);
+                assert_eq!(backup.path, "hooks-demo/templates/hook-backup.yaml");
+            }
+        }
+
+        #[test]
+        fn a_hook_without_recorded_delete_policy_gets_before_hook_creation() {
+            for helm in HELMS {
+                // v3 failed before its post-upgrade hooks ran: demo-seed has no recorded policy.
+                let v3 = plan(&helm.secret(3), HookEvent::PostUpgrade, &[]).unwrap();
+                assert_eq!(
+                    steps(&v3),
+                    [
+                        ("job.batch/demo-seed".to_string(), 5),
+                        ("job.batch/demo-notify".to_string(), 10)
+                    ]
+                );
+                let seed = step(&v3, "demo-seed");
+                assert!(seed.defaulted, "{}", helm.prefix);
+                assert_eq!(seed.policies, [DeletePolicy::BeforeHookCreation]);
+                assert!(seed.delete_before && seed.wait);
+                assert!(!seed.delete_on_success && !seed.delete_on_failure);
+                let notify = step(&v3, "demo-notify");
+                assert!(!notify.defaulted && !notify.delete_before && notify.delete_on_success);
+                let table = text(&v3);
+                let seed_line = table.lines().find(|l| l.contains("demo-seed")).unwrap();
+                assert!(
+                    seed_line.contains(" before-hook-creation (default) "),
+                    "{seed_line}"
+                );
+                // v2 ran it, so Helm recorded the default: same policy, no longer defaulted.
+                let v2 = plan(&helm.secret(2), HookEvent::PostUpgrade, &[]).unwrap();
+                let seed = step(&v2, "demo-seed");
+                assert!(!seed.defaulted && seed.delete_before, "{}", helm.prefix);
+                assert!(!text(&v2).contains("(default)"));
+            }
+        }
+
+        #[test]
+        fn failed_revision_reruns_the_failed_hook_and_the_one_never_run() {
+            for helm in HELMS {
+                let record = helm.secret(3);
+                let hook = |name: &str| {
+                    record
+                        .release
+                        .hooks
+                        .iter()
+                        .find(|h| h.name == name)
+                        .unwrap()
+                };
+                assert_eq!(hook("demo-db-migrate").last_run.phase, HookPhase::Failed);
+                let backup = &hook(&helm.backup(3)).last_run;
+                assert_eq!(backup.phase, HookPhase::Unknown, "{}", helm.prefix);
+                assert_eq!((backup.started(), backup.completed()), (None, None));
+
+                // Asked in any order, run in Helm's.
+                let only = [helm.backup(3).to_string(), "demo-db-migrate".to_string()];
+                let plan = plan(&record, HookEvent::PreUpgrade, &only).unwrap();
+                assert_eq!(
+                    steps(&plan),
+                    [
+                        ("job.batch/demo-db-migrate".to_string(), -5),
+                        (format!("job.batch/{}", helm.backup(3)), -1)
+                    ]
+                );
+                let object = plan.steps[0].object(true);
+                assert_eq!(object["kind"], "Job");
+                assert_eq!(object["metadata"]["name"], "demo-db-migrate");
+                assert_eq!(object["metadata"]["namespace"], helm.namespace);
+                assert_eq!(object["spec"]["backoffLimit"], 0);
+                let table = text(&plan);
+                assert!(
+                    table.starts_with(&format!(
+                        "Plan: run 2 pre-upgrade hooks of release demo (revision 3) in namespace \
+                         {}, in Helm's order:\n",
+                        helm.namespace
+                    )),
+                    "{table}"
+                );
+                assert!(!table.contains(SECRET_VALUE));
+            }
+        }
+
+        #[test]
+        fn configmap_record_plans_install_and_test_hooks() {
+            for helm in HELMS {
+                let record = helm.configmap();
+                let install = plan(&record, HookEvent::PreInstall, &[]).unwrap();
+                assert_eq!(
+                    steps(&install),
+                    [
+                        ("serviceaccount/demo-hooks".to_string(), -20),
+                        ("pod/demo-config-validate".to_string(), -10)
+                    ]
+                );
+                assert_eq!(install.namespace, helm.configmap_namespace);
+                assert_eq!(
+                    install.steps[1].object(true)["metadata"]["namespace"],
+                    helm.configmap_namespace
+                );
+                let upgrade = plan(&record, HookEvent::PreUpgrade, &[]).unwrap();
+                assert_eq!(upgrade.steps[3].hook.name, helm.configmap_backup());
+                // The test Pod has no weight in the record: 0.
+                let test = plan(&record, HookEvent::Test, &[]).unwrap();
+                assert_eq!(steps(&test), [("pod/demo-smoke-test".to_string(), 0)]);
+                let smoke = &test.steps[0];
+                assert!(!smoke.defaulted && smoke.delete_before && smoke.wait);
+                assert!(!smoke.delete_on_success);
+                let e = plan(&record, HookEvent::PreRollback, &[]).unwrap_err();
+                assert!(e.to_string().contains("no pre-rollback hooks"), "{e}");
+            }
+        }
+    }
 }
