@@ -2,7 +2,6 @@
 //! everything that failed while doing the work.
 
 use helm_hooks::release::RecordError;
-use std::error::Error as _;
 use std::fmt::Write as _;
 
 /// Everything that can go wrong in a subcommand.
@@ -51,20 +50,11 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// The message of `error` followed by its causes (`: cause: cause`), skipping causes whose text
 /// the message already contains.
 pub fn render(error: &Error) -> String {
-    let mut text = error.to_string();
     if matches!(error, Error::Api { .. }) {
         // The API message already says what the server said.
-        return text;
+        return error.to_string();
     }
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            let _ = write!(text, ": {cause_text}");
-        }
-        source = cause.source();
-    }
-    text
+    chain(error)
 }
 
 /// What a request was doing, for error messages: `list` `secrets` in `namespace`.
