@@ -30,3 +30,9 @@ etcd_bin=$bin_root/etcd-$etcd_version
 kwok_bin=$bin_root/kwok-$kwok_version
 helm4_bin=$bin_root/helm-$helm4_version
 helm3_bin=$bin_root/helm3-$helm3_version
+
+# cert-manager's Issuer and Certificate CRDs (YAML, not built), for the server-side dry run of
+# deploy/overlays/cert-manager. Taken from cert-manager's Go module, whose hash is pinned here.
+cert_manager_version=v1.21.2
+cert_manager_sum=h1:UWgoYM+KLNtRlqmoWOKjKBOBUPVHeepQ6/ac3ERJW68=
+cert_manager_crds=$bin_root/cert-manager-crds-$cert_manager_version
