@@ -354,19 +354,59 @@ pub fn repo_root() -> PathBuf {
         .expect("repository root")
 }
 
+/// A binary of this workspace next to the test's executable (`target/<profile>/<name>`), or the
+/// path in `env_override` when that variable is set. `cargo test --workspace` builds the
+/// workspace's binaries before running tests.
+#[track_caller]
+pub fn workspace_binary(name: &str, env_override: &str) -> PathBuf {
+    if let Some(bin) = std::env::var_os(env_override) {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the test executable's path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("tests run from target/<profile>/deps");
+    let bin = profile_dir.join(name);
+    assert!(
+        bin.is_file(),
+        "{} not found: build it first (`cargo build -p {name}`, which `cargo test --workspace` \
+         does) or set {env_override}",
+        bin.display()
+    );
+    bin
+}
+
 /// A namespace of its own for one test, with a unique name; deleted when dropped. When the test
 /// fails (the thread is panicking), what is in the namespace is printed first, and the namespace
 /// is kept if `HELM_HOOKS_E2E_KEEP=1`.
+///
+/// [`TestNamespace::new`] labels the namespace `helm-hooks.io/webhook=skip`, the opt-out users
+/// have too, so a test that is not about the webhook is never reviewed by it, even while the
+/// webhook tests have deploy/'s configurations registered cluster-wide;
+/// [`TestNamespace::reviewed`] makes one without the label.
 #[derive(Debug)]
 pub struct TestNamespace {
     name: String,
 }
 
 impl TestNamespace {
-    /// Creates a namespace named `e2e-<prefix>-<unique suffix>`; the prefix is cut to fit and
-    /// lower-cased, other characters than `[a-z0-9-]` become `-`.
+    /// Creates a namespace named `e2e-<prefix>-<unique suffix>`, opted out of the webhook; the
+    /// prefix is cut to fit and lower-cased, other characters than `[a-z0-9-]` become `-`.
     #[track_caller]
     pub fn new(prefix: &str) -> TestNamespace {
+        Self::create(prefix, true)
+    }
+
+    /// Like [`TestNamespace::new`], but without the opt-out label: the webhook, when
+    /// registered, reviews the hooks created here.
+    #[track_caller]
+    pub fn reviewed(prefix: &str) -> TestNamespace {
+        Self::create(prefix, false)
+    }
+
+    #[track_caller]
+    fn create(prefix: &str, skip_webhook: bool) -> TestNamespace {
         Cluster::get();
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -383,6 +423,11 @@ impl TestNamespace {
         clean.truncate(63 - "e2e--".len() - suffix.len());
         let name = format!("e2e-{}-{suffix}", clean.trim_matches('-')).replace("--", "-");
         kubectl().args(["create", "namespace", &name]).success();
+        if skip_webhook {
+            kubectl()
+                .args(["label", "namespace", &name, "helm-hooks.io/webhook=skip"])
+                .success();
+        }
         // The ServiceAccount admission plugin rejects Pods until the namespace's `default`
         // ServiceAccount exists (the controller-manager creates it shortly after).
         wait_until(
