@@ -1,16 +1,22 @@
 //! deploy/ against the real control plane: `kubectl apply --dry-run=server -k` of the base and
 //! of every overlay, exactly as the README tells users to apply them. The apiserver validates
 //! and defaults every object (the cert-manager overlay against cert-manager's own CRDs, fetched
-//! by tests/cluster/build) without storing any of them, so the webhook configurations never
-//! reach the shared cluster. Only the `helm-hooks-system` Namespace (and the two CRDs) are
-//! really created: a namespaced dry run needs its namespace to exist.
+//! by tests/cluster/build) without storing them; only the `helm-hooks-system` Namespace (and
+//! the two CRDs) are really created: a namespaced dry run needs its namespace to exist.
+//!
+//! One test really installs the self-signed overlay as the README says, with kwok standing in
+//! for the Deployment's Pods: nothing serves behind the Service, which is exactly the "webhook
+//! is down" case the README's recovery steps are for. It uninstalls at the end. The tests of
+//! this file take turns (they share `helm-hooks-system`); every other e2e namespace opts out
+//! of the webhook, so the real registration never reaches them.
 
 use base64::Engine as _;
-use e2e::{Cluster, kubectl, repo_root};
-use serde_json::Value;
+use e2e::{Cluster, Run, TestNamespace, kubectl, repo_root, wait_until};
+use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 const NAMESPACE: &str = "helm-hooks-system";
 const TLS_SECRET: &str = "helm-hooks-webhook-tls";
@@ -18,13 +24,16 @@ const TLS_SECRET: &str = "helm-hooks-webhook-tls";
 /// The objects of `kubectl apply --dry-run=server -k DIR -o json`, as the apiserver returned
 /// them. Panics with kubectl's message when the apiserver refuses any of them.
 fn server_dry_run(kustomization: &Path) -> Vec<Value> {
-    static NAMESPACE_CREATED: OnceLock<()> = OnceLock::new();
-    NAMESPACE_CREATED.get_or_init(|| {
-        kubectl()
-            .args(["apply", "-f"])
-            .arg(repo_root().join("deploy/base/namespace.yaml"))
-            .success();
-    });
+    // A namespace the install test just deleted may still be terminating.
+    wait_until(
+        Duration::from_secs(60),
+        "helm-hooks-system to finish terminating",
+        || namespace_phase().as_deref() != Some("Terminating"),
+    );
+    kubectl()
+        .args(["apply", "-f"])
+        .arg(repo_root().join("deploy/base/namespace.yaml"))
+        .success();
     let out = kubectl()
         .args(["apply", "--dry-run=server", "-o", "json", "-k"])
         .arg(kustomization)
@@ -38,6 +47,23 @@ fn server_dry_run(kustomization: &Path) -> Vec<Value> {
         }
     }
     objects
+}
+
+/// Serializes the tests of this file: they share namespace `helm-hooks-system`, and one of them
+/// installs and uninstalls it for real.
+fn take_turn() -> MutexGuard<'static, ()> {
+    static TURN: Mutex<()> = Mutex::new(());
+    TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// `status.phase` of namespace `helm-hooks-system`, `None` when it does not exist.
+fn namespace_phase() -> Option<String> {
+    let out = kubectl()
+        .args(["get", "namespace", NAMESPACE, "--ignore-not-found"])
+        .args(["-o", "jsonpath={.status.phase}"])
+        .success();
+    let phase = out.stdout.trim();
+    (!phase.is_empty()).then(|| phase.to_owned())
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -127,29 +153,24 @@ fn assert_base_objects(objects: &[Value]) {
 #[test]
 fn base_passes_a_server_side_dry_run() {
     Cluster::get();
+    let _turn = take_turn();
     let objects = server_dry_run(&repo_root().join("deploy/base"));
     assert_base_objects(&objects);
     assert_eq!(objects.len(), 8, "{:?}", kinds(&objects));
 }
 
-/// The README's self-signed install: `helm-hooks-webhook certs --out-dir
-/// deploy/overlays/self-signed/generated`, then `kubectl apply -k deploy/overlays/self-signed`
-/// (here on a copy of deploy/, so the repository stays clean).
+/// The README's self-signed install: `certs/generate` (which runs `helm-hooks-webhook certs`),
+/// then `kubectl apply -k deploy/overlays/self-signed` (here on a copy of deploy/, so the
+/// repository stays clean).
 #[test]
-fn self_signed_overlay_passes_a_server_side_dry_run_with_certs_from_the_certs_command() {
+fn self_signed_overlay_passes_a_server_side_dry_run_with_certs_from_certs_generate() {
     Cluster::get();
-    let copy = TempCopy::of_deploy("self-signed");
-    let generated = copy.path().join("overlays/self-signed/generated");
-    e2e::Run::new(e2e::workspace_binary(
-        "helm-hooks-webhook",
-        "HELM_HOOKS_WEBHOOK_BIN",
-    ))
-    .arg("certs")
-    .arg("--out-dir")
-    .arg(&generated)
-    .success();
+    let _turn = take_turn();
+    let copy = TempCopy::of_install_files("self-signed");
+    copy.certs_generate().success();
+    let generated = copy.path().join("deploy/overlays/self-signed/generated");
 
-    let objects = server_dry_run(&copy.path().join("overlays/self-signed"));
+    let objects = server_dry_run(&copy.path().join("deploy/overlays/self-signed"));
     assert_base_objects(&objects);
     let b64 = base64::engine::general_purpose::STANDARD;
     let read = |file: &str| std::fs::read(generated.join(file)).unwrap();
@@ -174,6 +195,7 @@ fn self_signed_overlay_passes_a_server_side_dry_run_with_certs_from_the_certs_co
 #[test]
 fn cert_manager_overlay_passes_a_server_side_dry_run_against_cert_managers_crds() {
     let cluster = Cluster::get();
+    let _turn = take_turn();
     let crds = cluster.dir().join("crds/cert-manager");
     kubectl()
         .args(["apply", "--server-side", "-f"])
@@ -224,24 +246,201 @@ fn every_overlay_is_tested() {
     );
 }
 
-/// A copy of deploy/ in a temporary directory, removed on drop.
+/// The README's install steps on the local control plane, as a new user runs them: make the
+/// certificates, apply the self-signed overlay, wait for the rollout (kwok runs the Pods), see
+/// the caBundle registered; then, with nothing actually serving, the README's "When the webhook
+/// is down": hooks are refused, other objects are not, deleting the validating configuration
+/// lets hooks through; re-apply (the upgrade path) and rotate; uninstall leaves nothing behind.
+#[test]
+fn readme_install_webhook_down_recovery_rotation_and_uninstall() {
+    Cluster::get();
+    let _turn = take_turn();
+    let copy = TempCopy::of_install_files("install");
+    let overlay = "deploy/overlays/self-signed";
+    let generated = copy.path().join(overlay).join("generated");
+    let apply = || {
+        kubectl()
+            .current_dir(copy.path())
+            .args(["apply", "-k", overlay])
+            .success()
+    };
+    let registered_ca = |kind: &str| -> String {
+        kubectl()
+            .args(["get", kind, "helm-hooks", "-o"])
+            .arg("jsonpath={.webhooks[0].clientConfig.caBundle}")
+            .success()
+            .stdout
+    };
+    let b64 = base64::engine::general_purpose::STANDARD;
+
+    copy.certs_generate().success();
+    wait_until(
+        Duration::from_secs(60),
+        "helm-hooks-system to finish terminating",
+        || namespace_phase().as_deref() != Some("Terminating"),
+    );
+    let _uninstall = Uninstall(copy.path().to_owned());
+    let out = apply();
+    for object in [
+        "namespace/helm-hooks-system",
+        "secret/helm-hooks-webhook-tls",
+        "deployment.apps/helm-hooks-webhook",
+        "mutatingwebhookconfiguration.admissionregistration.k8s.io/helm-hooks",
+        "validatingwebhookconfiguration.admissionregistration.k8s.io/helm-hooks",
+    ] {
+        assert!(out.stdout.contains(object), "{object} not applied:\n{out}");
+    }
+    kubectl()
+        .args([
+            "-n",
+            NAMESPACE,
+            "rollout",
+            "status",
+            "deployment/helm-hooks-webhook",
+        ])
+        .arg("--timeout=60s")
+        .success();
+    let ca_bundle = b64.encode(std::fs::read(generated.join("ca.crt")).unwrap());
+    for kind in [
+        "mutatingwebhookconfiguration",
+        "validatingwebhookconfiguration",
+    ] {
+        assert_eq!(registered_ca(kind), ca_bundle, "{kind}: caBundle");
+    }
+
+    // Nothing serves behind the Service: hooks are refused (validating, failurePolicy Fail),
+    // everything else is admitted (matchConditions keep it from the webhook).
+    let ns = TestNamespace::reviewed("install-down");
+    let hook = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "hook", "annotations": {"helm.sh/hook": "pre-install"}}});
+    let create = |object: &Value| {
+        ns.kubectl()
+            .args(["create", "-f", "-"])
+            .stdin(object.to_string())
+            .output()
+    };
+    wait_until(
+        Duration::from_secs(30),
+        "the apiserver to call the registered webhook",
+        || {
+            // Until the apiserver has loaded the new configurations, hooks are still admitted.
+            if create(&hook).ok() {
+                ns.kubectl().args(["delete", "configmap", "hook"]).success();
+                return false;
+            }
+            true
+        },
+    );
+    let out = create(&hook);
+    assert!(
+        !out.ok()
+            && out
+                .stderr
+                .contains("failed calling webhook \"validate.hooks.helm-hooks.io\""),
+        "a hook was not refused with the webhook down: {out}"
+    );
+    let plain = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "plain"}});
+    let out = create(&plain);
+    assert!(out.ok(), "a non-hook object was refused: {out}");
+
+    // The README's recovery: delete the validating configuration; hooks go through, without
+    // defaults (the mutating webhook fails open).
+    kubectl()
+        .args(["delete", "validatingwebhookconfiguration", "helm-hooks"])
+        .success();
+    wait_until(
+        Duration::from_secs(30),
+        "hooks to be admitted again",
+        || create(&hook).ok(),
+    );
+    let live = ns.get_json("configmap", "hook");
+    assert!(live["metadata"]["annotations"]["helm.sh/hook-delete-policy"].is_null());
+
+    // Re-apply (the same as an upgrade) brings the validating configuration back; rerunning
+    // certs/generate rotates the serving certificate under the same CA.
+    let old_cert = std::fs::read(generated.join("tls.crt")).unwrap();
+    copy.certs_generate().success();
+    assert_ne!(std::fs::read(generated.join("tls.crt")).unwrap(), old_cert);
+    let out = apply();
+    assert!(
+        out.stdout.contains(
+            "validatingwebhookconfiguration.admissionregistration.k8s.io/helm-hooks created"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.stdout
+            .contains("secret/helm-hooks-webhook-tls configured"),
+        "{out}"
+    );
+    assert_eq!(registered_ca("validatingwebhookconfiguration"), ca_bundle);
+
+    // Uninstall: nothing of helm-hooks is left.
+    kubectl()
+        .current_dir(copy.path())
+        .args(["delete", "-k", overlay, "--ignore-not-found"])
+        .success();
+    kubectl()
+        .args([
+            "wait",
+            "--for=delete",
+            "namespace/helm-hooks-system",
+            "--timeout=60s",
+        ])
+        .success();
+    let left = kubectl()
+        .args([
+            "get",
+            "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+        ])
+        .args(["-o", "name"])
+        .success();
+    assert!(!left.stdout.contains("helm-hooks"), "{left}");
+}
+
+/// Uninstalls the overlay in a copy of the install files if a test stops half way, so a
+/// failing-closed registration never outlives it.
+struct Uninstall(PathBuf);
+
+impl Drop for Uninstall {
+    fn drop(&mut self) {
+        let _ = kubectl()
+            .current_dir(&self.0)
+            .args(["delete", "-k", "deploy/overlays/self-signed"])
+            .args(["--ignore-not-found", "--wait=false"])
+            .output();
+    }
+}
+
+/// A copy of deploy/ and certs/ in a temporary directory (so generated certificates never
+/// land in the working tree), removed on drop.
 struct TempCopy(PathBuf);
 
 impl TempCopy {
-    fn of_deploy(tag: &str) -> TempCopy {
+    fn of_install_files(tag: &str) -> TempCopy {
         let dir = std::env::temp_dir().join(format!(
             "helm-hooks-e2e-deploy-{tag}-{}",
             std::process::id()
         ));
         let _ = std::fs::remove_dir_all(&dir);
-        copy_dir(&repo_root().join("deploy"), &dir);
+        for sub in ["deploy", "certs"] {
+            copy_dir(&repo_root().join(sub), &dir.join(sub));
+        }
         // A generated/ left in the working tree by a manual install must not leak in.
-        let _ = std::fs::remove_dir_all(dir.join("overlays/self-signed/generated"));
+        let _ = std::fs::remove_dir_all(dir.join("deploy/overlays/self-signed/generated"));
         TempCopy(dir)
     }
 
     fn path(&self) -> &Path {
         &self.0
+    }
+
+    /// `certs/generate` as the README runs it (no arguments), with the workspace's webhook.
+    fn certs_generate(&self) -> Run {
+        Run::new(self.0.join("certs/generate")).env(
+            "HELM_HOOKS_WEBHOOK",
+            e2e::workspace_binary("helm-hooks-webhook", "HELM_HOOKS_WEBHOOK_BIN"),
+        )
     }
 }
 
