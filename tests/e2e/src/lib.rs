@@ -149,6 +149,26 @@ impl Output {
         })
     }
 
+    /// The Kubernetes objects `kubectl … -o json` printed: one JSON document per object, or
+    /// `List`s of them, flattened. Panics with the output when stdout is not JSON.
+    pub fn objects(&self) -> Vec<Value> {
+        let mut objects = Vec::new();
+        for doc in serde_json::Deserializer::from_str(&self.stdout).into_iter::<Value>() {
+            let doc = doc.unwrap_or_else(|e| {
+                panic!(
+                    "`{}` did not print JSON ({e}):\n{}",
+                    self.command,
+                    self.describe()
+                )
+            });
+            match doc["items"].as_array() {
+                Some(items) if doc["kind"] == "List" => objects.extend(items.iter().cloned()),
+                _ => objects.push(doc),
+            }
+        }
+        objects
+    }
+
     /// stdout and stderr together, for assertions on messages.
     pub fn combined(&self) -> String {
         format!("{}{}", self.stdout, self.stderr)

@@ -34,19 +34,11 @@ fn server_dry_run(kustomization: &Path) -> Vec<Value> {
         .args(["apply", "-f"])
         .arg(repo_root().join("deploy/base/namespace.yaml"))
         .success();
-    let out = kubectl()
+    kubectl()
         .args(["apply", "--dry-run=server", "-o", "json", "-k"])
         .arg(kustomization)
-        .success();
-    let mut objects = Vec::new();
-    for doc in serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>() {
-        let doc = doc.expect("kubectl prints JSON");
-        match doc["kind"].as_str() {
-            Some("List") => objects.extend(doc["items"].as_array().unwrap().iter().cloned()),
-            _ => objects.push(doc),
-        }
-    }
-    objects
+        .success()
+        .objects()
 }
 
 /// Serializes the tests of this file: they share namespace `helm-hooks-system`, and one of them

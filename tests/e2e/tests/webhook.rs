@@ -165,19 +165,11 @@ impl SharedWebhook {
         let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca_pem);
         let base = format!("https://127.0.0.1:{port}");
         let file = repo_root().join("deploy/base/webhooks.yaml");
-        // kubectl prints one JSON document per object (or a List).
         let out = kubectl()
             .args(["create", "--dry-run=client", "-o", "json", "-f"])
             .arg(&file)
             .success();
-        let mut items: Vec<Value> = Vec::new();
-        for doc in serde_json::Deserializer::from_str(&out.stdout).into_iter::<Value>() {
-            let doc = doc.unwrap();
-            match doc["kind"].as_str() {
-                Some("List") => items.extend(doc["items"].as_array().unwrap().iter().cloned()),
-                _ => items.push(doc),
-            }
-        }
+        let mut items = out.objects();
         let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
         assert_eq!(
             kinds,
