@@ -144,8 +144,12 @@ fn make_certs(args: cli::CertsArgs) -> ExitCode {
     };
     match certs::make(&request, &args.out_dir) {
         Ok(files) => {
-            let ca = if files.reused_ca { "reused" } else { "new" };
-            println!("CA ({ca}):            {}", files.ca_cert.display());
+            let ca = if files.reused_ca {
+                "CA (reused):"
+            } else {
+                "CA (new):"
+            };
+            println!("{ca:<21}{}", files.ca_cert.display());
             println!("certificate:         {}", files.cert.display());
             println!("key:                 {}", files.key.display());
             println!("caBundle patch:      {}", files.cabundle_patch.display());
