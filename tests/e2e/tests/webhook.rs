@@ -1,5 +1,6 @@
 //! The admission webhook against the real control plane: one `helm-hooks-webhook` process per
-//! test run, on a free 127.0.0.1 port with a fresh CA (rcgen), registered with exactly the
+//! test run, on a free 127.0.0.1 port with a certificate from its own `certs` command,
+//! registered by `scripts/register-local-webhook` (as the demo does) with exactly the
 //! Mutating and ValidatingWebhookConfiguration of `deploy/base/webhooks.yaml`: same names, rules,
 //! matchConditions, namespaceSelector, failure policies and timeouts; only `clientConfig`
 //! becomes `url` + `caBundle` (what `scripts/register-local-webhook` does for the demo). What is
@@ -14,43 +15,12 @@
 //! Needs the webhook binary built (`cargo test --workspace` builds it; or `cargo build -p
 //! helm-hooks-webhook`).
 
-use e2e::{Helm, Output, TestNamespace, chart, kubectl, repo_root, wait_until};
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
+use e2e::{Helm, Output, Run, TestNamespace, chart, kubectl, repo_root, wait_until};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
-
-/// A CA and a serving certificate for 127.0.0.1, PEM.
-struct Pki {
-    ca_pem: String,
-    cert_pem: String,
-    key_pem: String,
-}
-
-impl Pki {
-    fn new() -> Pki {
-        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca.distinguished_name
-            .push(DnType::CommonName, "helm-hooks e2e CA");
-        ca.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        ca.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        let ca_key = KeyPair::generate().unwrap();
-        let ca_pem = ca.self_signed(&ca_key).unwrap().pem();
-        let issuer = Issuer::new(ca, ca_key);
-        let mut leaf = CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
-        leaf.distinguished_name
-            .push(DnType::CommonName, "helm-hooks-webhook");
-        let key = KeyPair::generate().unwrap();
-        let cert_pem = leaf.signed_by(&key, &issuer).unwrap().pem();
-        Pki {
-            ca_pem,
-            cert_pem,
-            key_pem: key.serialize_pem(),
-        }
-    }
-}
 
 /// The webhook of this test run, registered with deploy/'s configurations.
 struct SharedWebhook {
@@ -79,10 +49,11 @@ impl SharedWebhook {
         let dir =
             std::env::temp_dir().join(format!("helm-hooks-e2e-webhook-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let pki = Pki::new();
-        std::fs::write(dir.join("ca.crt"), &pki.ca_pem).unwrap();
-        std::fs::write(dir.join("tls.crt"), &pki.cert_pem).unwrap();
-        std::fs::write(dir.join("tls.key"), &pki.key_pem).unwrap();
+        let binary = e2e::workspace_binary("helm-hooks-webhook", "HELM_HOOKS_WEBHOOK_BIN");
+        Run::new(&binary)
+            .args(["certs", "--ip", "127.0.0.1", "--out-dir"])
+            .arg(&dir)
+            .success();
         let started = Instant::now();
         // The watchdog runs the webhook and waits for EOF on its stdin, i.e. for this test
         // process to exit (statics are never dropped), then cleans up.
@@ -99,10 +70,7 @@ impl SharedWebhook {
         "#;
         let mut watchdog = Command::new("bash")
             .args(["-c", script])
-            .env(
-                "WEBHOOK",
-                e2e::workspace_binary("helm-hooks-webhook", "HELM_HOOKS_WEBHOOK_BIN"),
-            )
+            .env("WEBHOOK", &binary)
             .env("DIR", &dir)
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
@@ -124,7 +92,7 @@ impl SharedWebhook {
             port != 0
         });
         eprintln!("webhook on 127.0.0.1:{port} after {:?}", started.elapsed());
-        webhook.register(port, &pki.ca_pem);
+        webhook.register(port);
         webhook
     }
 
@@ -160,17 +128,18 @@ impl SharedWebhook {
 
     /// Registers deploy/base/webhooks.yaml with only clientConfig changed, then waits until
     /// the apiserver calls both endpoints.
-    fn register(&self, port: u16, ca_pem: &str) {
-        use base64::Engine as _;
-        let ca_bundle = base64::engine::general_purpose::STANDARD.encode(ca_pem);
-        let base = format!("https://127.0.0.1:{port}");
-        let file = repo_root().join("deploy/base/webhooks.yaml");
-        let out = kubectl()
-            .args(["create", "--dry-run=client", "-o", "json", "-f"])
-            .arg(&file)
+    fn register(&self, port: u16) {
+        Run::new(repo_root().join("scripts/register-local-webhook"))
+            .arg(format!("https://127.0.0.1:{port}"))
+            .arg(self.dir.join("ca.crt"))
             .success();
-        let mut items = out.objects();
-        let kinds: Vec<&str> = items.iter().filter_map(|i| i["kind"].as_str()).collect();
+        // What the apiserver now holds is deploy's configuration, clientConfig aside.
+        let deploy = kubectl()
+            .args(["create", "--dry-run=client", "-o", "json", "-f"])
+            .arg(repo_root().join("deploy/base/webhooks.yaml"))
+            .success()
+            .objects();
+        let kinds: Vec<&str> = deploy.iter().filter_map(|i| i["kind"].as_str()).collect();
         assert_eq!(
             kinds,
             [
@@ -179,23 +148,31 @@ impl SharedWebhook {
             ],
             "deploy/base/webhooks.yaml"
         );
-        for item in &mut items {
-            for webhook in item["webhooks"].as_array_mut().unwrap() {
-                let path = webhook["clientConfig"]["service"]["path"]
+        for expected in &deploy {
+            let kind = expected["kind"].as_str().unwrap();
+            let name = expected["metadata"]["name"].as_str().unwrap();
+            let live = kubectl()
+                .args(["get", kind, name, "-o", "json"])
+                .success()
+                .json();
+            let live_webhooks = live["webhooks"].as_array().unwrap();
+            let expected_webhooks = expected["webhooks"].as_array().unwrap();
+            assert_eq!(live_webhooks.len(), expected_webhooks.len(), "{kind}");
+            for (live, expected) in live_webhooks.iter().zip(expected_webhooks) {
+                for (key, value) in expected.as_object().unwrap() {
+                    if key != "clientConfig" {
+                        assert_eq!(&live[key], value, "{kind}/{name}: {key}");
+                    }
+                }
+                let path = expected["clientConfig"]["service"]["path"]
                     .as_str()
-                    .expect("deploy's clientConfig names a service path")
-                    .to_string();
-                webhook["clientConfig"] =
-                    json!({"url": format!("{base}{path}"), "caBundle": ca_bundle});
+                    .unwrap();
+                assert_eq!(
+                    live["clientConfig"]["url"],
+                    format!("https://127.0.0.1:{port}{path}")
+                );
             }
         }
-        kubectl()
-            .args(["apply", "-f", "-"])
-            .stdin(
-                serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "List", "items": items}))
-                    .unwrap(),
-            )
-            .success();
         // The apiserver picks new configurations up asynchronously: wait until a server-side
         // dry run of a hook reaches both endpoints.
         let probe = TestNamespace::reviewed("webhook-probe");
