@@ -24,12 +24,7 @@ const TLS_SECRET: &str = "helm-hooks-webhook-tls";
 /// The objects of `kubectl apply --dry-run=server -k DIR -o json`, as the apiserver returned
 /// them. Panics with kubectl's message when the apiserver refuses any of them.
 fn server_dry_run(kustomization: &Path) -> Vec<Value> {
-    // A namespace the install test just deleted may still be terminating.
-    wait_until(
-        Duration::from_secs(60),
-        "helm-hooks-system to finish terminating",
-        || namespace_phase().as_deref() != Some("Terminating"),
-    );
+    wait_while_namespace_terminates();
     kubectl()
         .args(["apply", "-f"])
         .arg(repo_root().join("deploy/base/namespace.yaml"))
@@ -48,14 +43,21 @@ fn take_turn() -> MutexGuard<'static, ()> {
     TURN.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// `status.phase` of namespace `helm-hooks-system`, `None` when it does not exist.
-fn namespace_phase() -> Option<String> {
-    let out = kubectl()
-        .args(["get", "namespace", NAMESPACE, "--ignore-not-found"])
-        .args(["-o", "jsonpath={.status.phase}"])
-        .success();
-    let phase = out.stdout.trim();
-    (!phase.is_empty()).then(|| phase.to_owned())
+/// Waits until namespace `helm-hooks-system` is not terminating (an uninstall before, also of
+/// an install test that stopped half way, deletes it in the background).
+fn wait_while_namespace_terminates() {
+    wait_until(
+        Duration::from_secs(60),
+        "helm-hooks-system to finish terminating",
+        || {
+            let phase = kubectl()
+                .args(["get", "namespace", NAMESPACE, "--ignore-not-found"])
+                .args(["-o", "jsonpath={.status.phase}"])
+                .success()
+                .stdout;
+            phase.trim() != "Terminating"
+        },
+    );
 }
 
 fn find<'a>(objects: &'a [Value], kind: &str, name: &str) -> &'a Value {
@@ -266,11 +268,7 @@ fn readme_install_webhook_down_recovery_rotation_and_uninstall() {
     let b64 = base64::engine::general_purpose::STANDARD;
 
     copy.certs_generate().success();
-    wait_until(
-        Duration::from_secs(60),
-        "helm-hooks-system to finish terminating",
-        || namespace_phase().as_deref() != Some("Terminating"),
-    );
+    wait_while_namespace_terminates();
     let _uninstall = Uninstall(copy.path().to_owned());
     let out = apply();
     for object in [
