@@ -193,19 +193,13 @@ fn parse_delete_policies(
                 diagnostics.push(duplicate(DELETE_POLICY_ANNOTATION, &part));
             }
         } else {
-            let suggestion = did_you_mean(&part, DeletePolicy::KNOWN);
-            diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                kind: DiagnosticKind::UnknownDeletePolicy {
-                    suggestion: suggestion.map(str::to_string),
-                },
-                annotation: DELETE_POLICY_ANNOTATION,
-                value: part.clone(),
-                message: format!(
-                    "unknown delete policy: Helm keeps it but it never matches; {}",
-                    fix_hint(suggestion, DeletePolicy::KNOWN)
-                ),
-            });
+            diagnostics.push(unknown_value(
+                DELETE_POLICY_ANNOTATION,
+                &part,
+                &DeletePolicy::KNOWN,
+                |suggestion| DiagnosticKind::UnknownDeletePolicy { suggestion },
+                "unknown delete policy: Helm keeps it but it never matches",
+            ));
         }
         policies.push(DeletePolicy::parse(&part));
     }
@@ -234,19 +228,13 @@ fn parse_output_log_policies(
     let mut policies = Vec::new();
     for part in split_annotation_value(value) {
         if !OutputLogPolicy::KNOWN.contains(&part.as_str()) {
-            let suggestion = did_you_mean(&part, OutputLogPolicy::KNOWN);
-            diagnostics.push(Diagnostic {
-                severity: Severity::Error,
-                kind: DiagnosticKind::UnknownOutputLogPolicy {
-                    suggestion: suggestion.map(str::to_string),
-                },
-                annotation: OUTPUT_LOG_POLICY_ANNOTATION,
-                value: part.clone(),
-                message: format!(
-                    "unknown output-log policy: Helm never prints this hook's logs for it; {}",
-                    fix_hint(suggestion, OutputLogPolicy::KNOWN)
-                ),
-            });
+            diagnostics.push(unknown_value(
+                OUTPUT_LOG_POLICY_ANNOTATION,
+                &part,
+                &OutputLogPolicy::KNOWN,
+                |suggestion| DiagnosticKind::UnknownOutputLogPolicy { suggestion },
+                "unknown output-log policy: Helm never prints this hook's logs for it",
+            ));
         }
         policies.push(OutputLogPolicy::parse(&part));
     }
@@ -277,6 +265,24 @@ fn duplicate(annotation: &'static str, value: &str) -> Diagnostic {
         annotation,
         value: value.to_string(),
         message: "listed twice; remove the duplicate".into(),
+    }
+}
+
+/// An error for a list entry that is none of `known`, with a did-you-mean when one is close.
+fn unknown_value(
+    annotation: &'static str,
+    part: &str,
+    known: &[&'static str],
+    kind: impl FnOnce(Option<String>) -> DiagnosticKind,
+    what: &str,
+) -> Diagnostic {
+    let suggestion = did_you_mean(part, known.iter().copied());
+    Diagnostic {
+        severity: Severity::Error,
+        kind: kind(suggestion.map(str::to_string)),
+        annotation,
+        value: part.to_owned(),
+        message: format!("{what}; {}", fix_hint(suggestion, known.iter().copied())),
     }
 }
 
