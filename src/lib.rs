@@ -4,6 +4,7 @@
 //! - [`release`]: Helm's release records (Secret and ConfigMap storage) decoded and encoded.
 //! - [`policy`]: the cluster-wide hook policy and its evaluation into a [`policy::Verdict`].
 //! - [`manifest`]: multi-document YAML (rendered charts) into objects.
+//! - [`text`]: bounded echoes of values in messages and logs.
 //!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
 //! returns values, so all of it is unit-testable without a cluster.
@@ -13,3 +14,4 @@ pub mod hook;
 pub mod manifest;
 pub mod policy;
 pub mod release;
+pub mod text;

@@ -2,10 +2,11 @@
 
 use super::diagnostic::{Diagnostic, DiagnosticKind, Severity};
 use super::{
-    DELETE_POLICY_ANNOTATION, DeletePolicy, HOOK_ANNOTATION, HookEvent,
+    AnnotationTooLarge, DELETE_POLICY_ANNOTATION, DeletePolicy, HOOK_ANNOTATION, HookEvent,
     OUTPUT_LOG_POLICY_ANNOTATION, OutputLogPolicy, RESOURCE_POLICY_ANNOTATION, WEIGHT_ANNOTATION,
     did_you_mean, effective_delete_policies, go_atoi, split_annotation_value,
 };
+use crate::text::truncate;
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -103,14 +104,21 @@ pub fn parse_hook(annotations: &Annotations) -> Option<ParsedHook> {
 fn parse_events(value: &str, diagnostics: &mut Vec<Diagnostic>) -> (Vec<HookEvent>, bool) {
     let mut events = Vec::new();
     let mut dropped = false;
-    for part in split_annotation_value(value) {
+    let parts = match split_annotation_value(value) {
+        Ok(parts) => parts,
+        Err(limit) => {
+            diagnostics.push(too_large(HOOK_ANNOTATION, value, limit));
+            return (events, true);
+        }
+    };
+    for part in parts {
         if part.is_empty() {
             dropped = true;
             diagnostics.push(Diagnostic {
                 severity: Severity::Error,
                 kind: DiagnosticKind::EmptyEvent,
                 annotation: HOOK_ANNOTATION,
-                value: value.to_string(),
+                value: truncate(value, VALUE_ECHO_CHARS),
                 message: "empty event in the list: Helm skips this object entirely; \
                           remove the stray comma"
                     .into(),
@@ -131,7 +139,7 @@ fn parse_events(value: &str, diagnostics: &mut Vec<Diagnostic>) -> (Vec<HookEven
                         suggestion: suggestion.map(str::to_string),
                     },
                     annotation: HOOK_ANNOTATION,
-                    value: part.clone(),
+                    value: truncate(&part, VALUE_ECHO_CHARS),
                     message: format!(
                         "unknown hook event: Helm prints `skipping unknown hook` and never \
                          creates this object; {}",
@@ -159,7 +167,7 @@ fn parse_weight(value: Option<&String>, diagnostics: &mut Vec<Diagnostic>) -> i6
                 severity: Severity::Error,
                 kind: DiagnosticKind::WeightNotInteger,
                 annotation: super::WEIGHT_ANNOTATION,
-                value: value.clone(),
+                value: truncate(value, VALUE_ECHO_CHARS),
                 message: format!(
                     "not an integer for Go's strconv.Atoi: Helm silently uses weight 0; {fix}"
                 ),
@@ -177,13 +185,20 @@ fn parse_delete_policies(
         return Vec::new();
     };
     let mut policies: Vec<DeletePolicy> = Vec::new();
-    for part in split_annotation_value(value) {
+    let parts = match split_annotation_value(value) {
+        Ok(parts) => parts,
+        Err(limit) => {
+            diagnostics.push(too_large(DELETE_POLICY_ANNOTATION, value, limit));
+            return policies;
+        }
+    };
+    for part in parts {
         if part.is_empty() {
             diagnostics.push(Diagnostic {
                 severity: Severity::Error,
                 kind: DiagnosticKind::EmptyDeletePolicy,
                 annotation: DELETE_POLICY_ANNOTATION,
-                value: value.clone(),
+                value: truncate(value, VALUE_ECHO_CHARS),
                 message: "empty delete policy: it matches nothing but still switches off \
                           Helm's before-hook-creation default; remove it or name a policy"
                     .into(),
@@ -208,7 +223,7 @@ fn parse_delete_policies(
             severity: Severity::Warning,
             kind: DiagnosticKind::DefaultDeletePolicyOff,
             annotation: DELETE_POLICY_ANNOTATION,
-            value: value.clone(),
+            value: truncate(value, VALUE_ECHO_CHARS),
             message: "this list switches off Helm's before-hook-creation default: a hook left \
                       behind (e.g. after a failure) makes the next run fail with `already \
                       exists`; add before-hook-creation"
@@ -226,7 +241,14 @@ fn parse_output_log_policies(
         return Vec::new();
     };
     let mut policies = Vec::new();
-    for part in split_annotation_value(value) {
+    let parts = match split_annotation_value(value) {
+        Ok(parts) => parts,
+        Err(limit) => {
+            diagnostics.push(too_large(OUTPUT_LOG_POLICY_ANNOTATION, value, limit));
+            return policies;
+        }
+    };
+    for part in parts {
         if !OutputLogPolicy::KNOWN.contains(&part.as_str()) {
             diagnostics.push(unknown_value(
                 OUTPUT_LOG_POLICY_ANNOTATION,
@@ -249,7 +271,7 @@ fn parse_resource_policy(value: Option<&String>, diagnostics: &mut Vec<Diagnosti
             severity: Severity::Warning,
             kind: DiagnosticKind::UnknownResourcePolicy,
             annotation: RESOURCE_POLICY_ANNOTATION,
-            value: value.clone(),
+            value: truncate(value, VALUE_ECHO_CHARS),
             message: "Helm only knows `keep` and ignores any other value; write keep or \
                       remove the annotation"
                 .into(),
@@ -258,12 +280,26 @@ fn parse_resource_policy(value: Option<&String>, diagnostics: &mut Vec<Diagnosti
     keep
 }
 
+/// How many characters of an offending value a diagnostic repeats.
+const VALUE_ECHO_CHARS: usize = 64;
+
+/// One error for a value over the size limit, which is not parsed further.
+fn too_large(annotation: &'static str, value: &str, limit: AnnotationTooLarge) -> Diagnostic {
+    Diagnostic {
+        severity: Severity::Error,
+        kind: DiagnosticKind::AnnotationTooLarge,
+        annotation,
+        value: truncate(value, VALUE_ECHO_CHARS),
+        message: format!("{limit}: not read; write only the values Helm knows, once each"),
+    }
+}
+
 fn duplicate(annotation: &'static str, value: &str) -> Diagnostic {
     Diagnostic {
         severity: Severity::Warning,
         kind: DiagnosticKind::DuplicateValue,
         annotation,
-        value: value.to_string(),
+        value: truncate(value, VALUE_ECHO_CHARS),
         message: "listed twice; remove the duplicate".into(),
     }
 }
@@ -281,7 +317,7 @@ fn unknown_value(
         severity: Severity::Error,
         kind: kind(suggestion.map(str::to_string)),
         annotation,
-        value: part.to_owned(),
+        value: truncate(part, VALUE_ECHO_CHARS),
         message: format!("{what}; {}", fix_hint(suggestion, known.iter().copied())),
     }
 }

@@ -36,6 +36,9 @@ pub enum DiagnosticKind {
     UnknownResourcePolicy,
     /// The same value twice in one list.
     DuplicateValue,
+    /// A value over helm-hooks' size limit ([`super::MAX_ANNOTATION_BYTES`],
+    /// [`super::MAX_ANNOTATION_ITEMS`]): not parsed further.
+    AnnotationTooLarge,
 }
 
 /// One mistake in one annotation, with the fix.

@@ -187,12 +187,49 @@ impl OutputLogPolicy {
     }
 }
 
+/// The most bytes helm-hooks reads of one hook annotation value. Real values are far smaller
+/// (all nine events spelled out take 95 bytes); the bound keeps parsing linear and its output
+/// small whatever an object carries.
+pub const MAX_ANNOTATION_BYTES: usize = 1024;
+/// The most comma-separated items helm-hooks reads of one hook annotation value.
+pub const MAX_ANNOTATION_ITEMS: usize = 32;
+
+/// A hook annotation value over [`MAX_ANNOTATION_BYTES`] or [`MAX_ANNOTATION_ITEMS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AnnotationTooLarge {
+    /// The value's length in bytes.
+    pub bytes: usize,
+    /// How many comma-separated items it has.
+    pub items: usize,
+}
+
+impl fmt::Display for AnnotationTooLarge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} bytes in {} items, over the limit of {MAX_ANNOTATION_BYTES} bytes and \
+             {MAX_ANNOTATION_ITEMS} items",
+            self.bytes, self.items
+        )
+    }
+}
+
+impl std::error::Error for AnnotationTooLarge {}
+
 /// Splits an annotation value the way Helm does: on `,`, each part trimmed and lower-cased.
-pub fn split_annotation_value(value: &str) -> Vec<String> {
-    value
+/// Refuses values over [`MAX_ANNOTATION_BYTES`] or [`MAX_ANNOTATION_ITEMS`] before splitting.
+pub fn split_annotation_value(value: &str) -> Result<Vec<String>, AnnotationTooLarge> {
+    let items = value.bytes().filter(|b| *b == b',').count() + 1;
+    if value.len() > MAX_ANNOTATION_BYTES || items > MAX_ANNOTATION_ITEMS {
+        return Err(AnnotationTooLarge {
+            bytes: value.len(),
+            items,
+        });
+    }
+    Ok(value
         .split(',')
         .map(|part| part.trim().to_lowercase())
-        .collect()
+        .collect())
 }
 
 /// Go's `strconv.Atoi` on a 64-bit platform: optional sign, ASCII digits, no spaces.

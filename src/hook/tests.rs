@@ -422,3 +422,39 @@ fn did_you_mean_ignores_distant_values() {
     );
     assert_eq!(did_you_mean("xyz", DeletePolicy::KNOWN), None);
 }
+
+/// Issue 10, defect 3: each empty item of a comma-heavy annotation copied the whole value into
+/// its diagnostic, so memory grew with the square of the commas (20 KB → 458 MB in the
+/// webhook). Parsing stays linear and its output bounded, whatever the input.
+#[test]
+fn comma_heavy_annotations_do_not_grow_memory_quadratically() {
+    let commas = ",".repeat(5_000);
+    for annotation in [
+        HOOK_ANNOTATION,
+        DELETE_POLICY_ANNOTATION,
+        OUTPUT_LOG_POLICY_ANNOTATION,
+    ] {
+        let mut pairs = vec![(HOOK_ANNOTATION, "pre-install")];
+        pairs.retain(|(k, _)| *k != annotation);
+        pairs.push((annotation, commas.as_str()));
+        let parsed = parse_hook(&annotations(&pairs)).expect("a hook");
+        let bytes: usize = parsed
+            .diagnostics
+            .iter()
+            .map(|d| d.value.len() + d.message.len())
+            .sum();
+        assert!(
+            parsed.diagnostics.len() <= 3 && bytes <= 2_048,
+            "{annotation}: {} diagnostics, {bytes} bytes",
+            parsed.diagnostics.len()
+        );
+        assert!(
+            parsed
+                .diagnostics
+                .iter()
+                .any(|d| d.message.contains("1024 bytes")),
+            "{annotation}: the diagnostic names the limit: {:?}",
+            parsed.diagnostics
+        );
+    }
+}

@@ -73,13 +73,15 @@ pub enum RuleId {
     Deadline,
     DeletePolicyValues,
     HookWeight,
+    /// A hook annotation over the size limit (`helm.sh/hook`, delete or output-log policy).
+    AnnotationSize,
     ImageTag,
     Resources,
 }
 
 impl RuleId {
     /// Every rule, in documentation order.
-    pub const ALL: [RuleId; 12] = [
+    pub const ALL: [RuleId; 13] = [
         RuleId::Privileged,
         RuleId::HostNamespaces,
         RuleId::HostPath,
@@ -90,6 +92,7 @@ impl RuleId {
         RuleId::Deadline,
         RuleId::DeletePolicyValues,
         RuleId::HookWeight,
+        RuleId::AnnotationSize,
         RuleId::ImageTag,
         RuleId::Resources,
     ];
@@ -107,6 +110,7 @@ impl RuleId {
             RuleId::Deadline => "deadline",
             RuleId::DeletePolicyValues => "delete-policy-values",
             RuleId::HookWeight => "hook-weight",
+            RuleId::AnnotationSize => "annotation-size",
             RuleId::ImageTag => "image-tag",
             RuleId::Resources => "resources",
         }

@@ -19,6 +19,7 @@ pub use document::{
     RuleSetting, SecurityContextDefaults, SecurityProfile,
 };
 pub use evaluate::evaluate;
+pub use rules::rule_of;
 pub use verdict::{AppliedDefault, Verdict, Violation};
 
 #[cfg(test)]

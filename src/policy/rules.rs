@@ -4,7 +4,7 @@
 use super::document::{Policy, RuleId};
 use super::verdict::Violation;
 use super::workload::{ContainerRef, Workload, containers, normalize_capability};
-use crate::hook::{DELETE_POLICY_ANNOTATION, DiagnosticKind, ParsedHook, WEIGHT_ANNOTATION};
+use crate::hook::{DiagnosticKind, ParsedHook};
 use serde_json::Value;
 
 /// One finding before the policy gives it a mode.
@@ -53,15 +53,24 @@ pub fn check(
         .collect()
 }
 
+/// The rule that judges an annotation diagnostic, if any (the others are `lint`'s alone:
+/// Helm drops an object with an unknown event before it reaches the cluster).
+pub fn rule_of(kind: &DiagnosticKind) -> Option<RuleId> {
+    match kind {
+        DiagnosticKind::UnknownDeletePolicy { .. } | DiagnosticKind::EmptyDeletePolicy => {
+            Some(RuleId::DeletePolicyValues)
+        }
+        DiagnosticKind::WeightNotInteger => Some(RuleId::HookWeight),
+        DiagnosticKind::AnnotationTooLarge => Some(RuleId::AnnotationSize),
+        _ => None,
+    }
+}
+
 fn annotation_findings(hook: &ParsedHook) -> Vec<Finding> {
     let mut findings = Vec::new();
     for d in &hook.diagnostics {
-        let (rule, annotation) = match d.kind {
-            DiagnosticKind::UnknownDeletePolicy { .. } | DiagnosticKind::EmptyDeletePolicy => {
-                (RuleId::DeletePolicyValues, DELETE_POLICY_ANNOTATION)
-            }
-            DiagnosticKind::WeightNotInteger => (RuleId::HookWeight, WEIGHT_ANNOTATION),
-            _ => continue,
+        let Some(rule) = rule_of(&d.kind) else {
+            continue;
         };
         let message = match &d.kind {
             DiagnosticKind::UnknownDeletePolicy {
@@ -78,11 +87,12 @@ fn annotation_findings(hook: &ParsedHook) -> Vec<Finding> {
             DiagnosticKind::EmptyDeletePolicy => {
                 "\"\" turns off before-hook-creation; name a policy".into()
             }
+            DiagnosticKind::AnnotationTooLarge => d.message.clone(),
             _ => format!("{:?} is read as 0; write an integer", d.value),
         };
         findings.push(finding(
             rule,
-            format!("metadata.annotations[{annotation}]"),
+            format!("metadata.annotations[{}]", d.annotation),
             message,
         ));
     }

@@ -8,11 +8,9 @@ pub mod order;
 
 use crate::error::{Error, Result};
 use crate::options::{LintOptions, LintOutput};
-use helm_hooks::hook::{
-    DiagnosticKind, HookEvent, Severity as HookSeverity, annotations_of, parse_hook,
-};
+use helm_hooks::hook::{HookEvent, Severity as HookSeverity, annotations_of, parse_hook};
 use helm_hooks::manifest::{ManifestObject, parse_manifests};
-use helm_hooks::policy::{Mode, Policy, RuleId, evaluate};
+use helm_hooks::policy::{Mode, Policy, evaluate, rule_of};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::{Read, Write};
@@ -200,14 +198,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
         // Annotation diagnostics; the rules derived from them (hook-weight,
         // delete-policy-values) are attached instead of repeated.
         for d in &parsed.diagnostics {
-            let rule = match d.kind {
-                DiagnosticKind::WeightNotInteger => Some(RuleId::HookWeight),
-                DiagnosticKind::UnknownDeletePolicy { .. } | DiagnosticKind::EmptyDeletePolicy => {
-                    Some(RuleId::DeletePolicyValues)
-                }
-                _ => None,
-            }
-            .and_then(|r| verdict.violations.iter().find(|v| v.rule == r));
+            let rule =
+                rule_of(&d.kind).and_then(|r| verdict.violations.iter().find(|v| v.rule == r));
             let kind = serde_json::to_value(&d.kind)
                 .ok()
                 .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
@@ -229,10 +221,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             });
         }
         for v in &verdict.violations {
-            let covered = matches!(v.rule, RuleId::HookWeight | RuleId::DeletePolicyValues)
-                && findings
-                    .iter()
-                    .any(|f| f.rule.as_deref() == Some(v.rule.as_str()));
+            let covered = findings
+                .iter()
+                .any(|f| f.rule.as_deref() == Some(v.rule.as_str()));
             if covered {
                 continue;
             }
