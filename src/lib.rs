@@ -4,6 +4,8 @@
 //! - [`release`]: Helm's release records (Secret and ConfigMap storage) decoded and encoded.
 //! - [`policy`]: the cluster-wide hook policy and its evaluation into a [`policy::Verdict`].
 //! - [`manifest`]: multi-document YAML (rendered charts) into objects.
+//! - [`ownership`]: whether a live object is a hook run of a release (the rule every deletion
+//!   asks).
 //! - [`text`]: bounded echoes of values in messages and logs.
 //!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
@@ -12,6 +14,7 @@
 
 pub mod hook;
 pub mod manifest;
+pub mod ownership;
 pub mod policy;
 pub mod release;
 pub mod text;

@@ -7,6 +7,7 @@ use crate::discovery::{self, Resolution, Resolved, TypeKey};
 use crate::error::{self, Result};
 use futures::future::try_join_all;
 use helm_hooks::hook::RESOURCE_POLICY_ANNOTATION;
+use helm_hooks::ownership::{self, LiveMeta};
 use helm_hooks::release::Hook;
 use jiff::Timestamp;
 use kube::Client;
@@ -211,9 +212,19 @@ pub struct LiveObject {
 impl LiveObject {
     /// `helm.sh/resource-policy: keep` on the live object.
     pub fn keep(&self) -> bool {
-        self.annotations
-            .get(RESOURCE_POLICY_ANNOTATION)
-            .is_some_and(|v| v.trim().eq_ignore_ascii_case("keep"))
+        ownership::is_kept(&self.annotations)
+    }
+
+    /// What the core's ownership rule needs of this object.
+    pub fn meta(&self) -> LiveMeta<'_> {
+        LiveMeta {
+            group: self.key.type_key.group(),
+            kind: &self.key.type_key.kind,
+            namespace: self.key.namespace.as_deref(),
+            name: &self.key.name,
+            created: self.created.map(|t| t.as_second()),
+            annotations: &self.annotations,
+        }
     }
 }
 

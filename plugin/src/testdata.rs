@@ -167,6 +167,42 @@ pub(crate) fn live(kind: &str, namespace: &str, name: &str, status: LiveStatus) 
     }
 }
 
+/// The live object Helm created when it ran hook `name` of `record`: the stored manifest's
+/// annotations, created when the run started, uid `uid-NAMESPACE-NAME`.
+pub(crate) fn hook_run(record: &Record, name: &str, status: LiveStatus) -> LiveObject {
+    let hook = record
+        .release
+        .hooks
+        .iter()
+        .find(|h| h.name == name)
+        .unwrap_or_else(|| panic!("{}: no hook {name}", record.reference.object_name));
+    let started: Timestamp = hook
+        .last_run
+        .started()
+        .unwrap_or_else(|| panic!("{name} never ran in {}", record.reference.object_name))
+        .parse()
+        .unwrap();
+    let mut object = look_alike(record, name, status);
+    object.created = Some(Timestamp::from_second(started.as_second()).unwrap());
+    object
+}
+
+/// A hand-made copy of hook `name` of `record` (its manifest's annotations, `helm.sh/hook`
+/// included), created at [`created`]: not a run of the hook.
+pub(crate) fn look_alike(record: &Record, name: &str, status: LiveStatus) -> LiveObject {
+    let hook = record
+        .release
+        .hooks
+        .iter()
+        .find(|h| h.name == name)
+        .unwrap();
+    let manifest: Value = serde_yaml_ng::from_str(&hook.manifest).unwrap();
+    let mut object = live(&hook.kind, &record.reference.namespace, name, status);
+    object.annotations =
+        serde_json::from_value(manifest.pointer("/metadata/annotations").unwrap().clone()).unwrap();
+    object
+}
+
 /// What [`crate::objects::lookup`] returns for `objects`, with the kinds of the demo chart
 /// resolved as a real API server serves them.
 pub(crate) fn lookup(objects: Vec<LiveObject>) -> Lookup {

@@ -62,6 +62,13 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions)
     let mut deleted = 0usize;
     for ((namespace, name), records) in &by_release {
         let selection = select::select(records, &lookup, &criteria, now);
+        if let Some(refusal) = &selection.refused {
+            eprintln!("skipped release {name} (namespace {namespace}): {refusal}");
+            if release.is_some() {
+                failures += 1;
+            }
+            continue;
+        }
         for skipped in &selection.skipped {
             eprintln!(
                 "skipped {} (release {name}, namespace {namespace}): {}",

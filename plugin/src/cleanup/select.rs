@@ -5,6 +5,7 @@ use crate::discovery::TypeKey;
 use crate::objects::{HookRef, LiveStatus, Lookup, ObjectKey};
 use crate::releases::Record;
 use helm_hooks::manifest::parse_manifests;
+use helm_hooks::ownership::{Ownership, ReleaseHooks, is_never_deleted};
 use jiff::Timestamp;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,7 +31,7 @@ pub struct Candidate {
     /// For `preconditions.uid`: never delete a re-created object.
     pub uid: String,
     pub status: LiveStatus,
-    /// The revisions whose hooks name this object.
+    /// The revisions whose hook runs created this object.
     pub revisions: Vec<i64>,
 }
 
@@ -46,6 +47,8 @@ pub struct Skipped {
 pub struct Selection {
     pub delete: Vec<Candidate>,
     pub skipped: Vec<Skipped>,
+    /// Why the whole release was left alone (Helm is working on it), if it was.
+    pub refused: Option<String>,
 }
 
 /// The hooks of every stored revision of one release, deduplicated by kind + name +
@@ -101,7 +104,8 @@ fn regular_resources(records: &[&Record]) -> BTreeSet<(String, String, String)> 
 }
 
 /// Selects what to delete among the live objects of one release's hooks. `records` are every
-/// stored revision of that release.
+/// stored revision of that release. Only objects the core's ownership rule calls hook runs of
+/// this release are ever candidates; a release Helm is working on is refused whole.
 pub fn select(
     records: &[&Record],
     lookup: &Lookup,
@@ -113,8 +117,13 @@ pub fn select(
         return selection;
     };
     let release = records[0].reference.meta.release.clone();
+    let owner = ReleaseHooks::new(records.iter().map(|r| &r.release));
+    if let Err(refusal) = owner.guard(criteria.force) {
+        selection.refused = Some(refusal.to_string());
+        return selection;
+    }
     let regular = regular_resources(records);
-    for (hook, revisions) in hooks_of_release(records) {
+    for (hook, _) in hooks_of_release(records) {
         let Some(live) = lookup.get(&hook) else {
             continue;
         };
@@ -135,7 +144,16 @@ pub fn select(
                 continue;
             }
         }
-        if hook.type_key.kind == "CustomResourceDefinition" {
+        let revisions = match owner.ownership(&live.meta()) {
+            Ownership::HookRun { revisions } => revisions,
+            Ownership::NotOwned(why) => {
+                selection
+                    .skipped
+                    .push(skip(&format!("not a hook run of release {release}: {why}")));
+                continue;
+            }
+        };
+        if is_never_deleted(&hook.type_key.kind) {
             selection
                 .skipped
                 .push(skip("a CustomResourceDefinition: never deleted"));
@@ -169,6 +187,7 @@ pub fn select(
         }
         if status == LiveStatus::Present
             && criteria.statuses.is_empty()
+            && owner.is_live()
             && revisions.contains(&latest)
         {
             selection.skipped.push(skip(&format!(
@@ -209,6 +228,12 @@ mod tests {
             "name": name, "kind": kind, "path": "demo/templates/x.yaml",
             "manifest": format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{annotations}"),
             "events": ["pre-upgrade"],
+            // One long recorded run, so every live object below was created by it.
+            "last_run": {
+                "started_at": "2026-05-01T09:00:00Z",
+                "completed_at": "2026-05-01T12:00:00Z",
+                "phase": "Succeeded",
+            },
         })
     }
 
@@ -321,6 +346,7 @@ mod tests {
                 name: name.into(),
             };
             let mut annotations = BTreeMap::new();
+            annotations.insert("helm.sh/hook".to_string(), "pre-upgrade".to_string());
             if keep {
                 annotations.insert("helm.sh/resource-policy".to_string(), "keep".to_string());
             }
@@ -536,26 +562,28 @@ mod tests {
     /// The selector on every stored revision of the real helm 3 and helm 4 release records.
     mod real_records {
         use super::*;
-        use crate::testdata::{HELMS, Helm, created, live, lookup};
+        use crate::testdata::{HELMS, Helm, created, hook_run, live, look_alike, lookup};
 
-        /// Leftovers named like the hooks of v1, v2 and v3, a running hook, a kept one, the
-        /// release's regular ConfigMap and other releases' objects.
+        /// Leftovers of the hook runs of v2 and v3, a running hook, a kept one, hand-made
+        /// copies of hooks that never ran, the release's regular ConfigMap and other
+        /// releases' objects.
         fn live_objects(helm: &Helm) -> Lookup {
             let ns = helm.namespace;
-            let mut kept = live("Pod", ns, "demo-config-validate", LiveStatus::Failed);
+            let (v1, v2, v3) = (helm.secret(1), helm.secret(2), helm.secret(3));
+            let mut kept = hook_run(&v3, "demo-config-validate", LiveStatus::Failed);
             kept.annotations
                 .insert("helm.sh/resource-policy".to_string(), "keep".to_string());
             lookup(vec![
-                // The backup Job of each revision (a new name each time), left failed.
-                live("Job", ns, &helm.backup(1), LiveStatus::Failed),
-                live("Job", ns, &helm.backup(2), LiveStatus::Failed),
-                live("Job", ns, &helm.backup(3), LiveStatus::Complete),
-                live("Job", ns, "demo-db-migrate", LiveStatus::Failed),
-                live("Job", ns, "demo-seed", LiveStatus::Complete),
-                live("Pod", ns, "demo-smoke-test", LiveStatus::Succeeded),
-                live("ServiceAccount", ns, "demo-hooks", LiveStatus::Present),
-                live("Job", ns, "demo-notify", LiveStatus::Running),
+                hook_run(&v2, &helm.backup(2), LiveStatus::Complete),
+                hook_run(&v3, "demo-db-migrate", LiveStatus::Failed),
+                hook_run(&v2, "demo-seed", LiveStatus::Complete),
+                hook_run(&v2, "demo-smoke-test", LiveStatus::Succeeded),
+                hook_run(&v3, "demo-hooks", LiveStatus::Present),
+                hook_run(&v2, "demo-notify", LiveStatus::Running),
                 kept,
+                // The backup hooks of v1 and v3 never ran: these were made by hand.
+                look_alike(&v1, &helm.backup(1), LiveStatus::Failed),
+                look_alike(&v3, &helm.backup(3), LiveStatus::Failed),
                 // Not hooks of this release.
                 live("ConfigMap", ns, "demo-config", LiveStatus::Present),
                 live("Job", ns, "other-backup-1795241036", LiveStatus::Failed),
@@ -587,20 +615,11 @@ mod tests {
         fn selects_leftovers_of_every_stored_revision() {
             for helm in HELMS {
                 let s = select_from(helm, Criteria::default());
-                let backups: Vec<String> = (1..=3)
-                    .map(|r| format!("job.batch/{}", helm.backup(r)))
-                    .collect();
-                // A new backup Job name in every revision, in time order.
-                assert!(
-                    backups[0] < backups[1] && backups[1] < backups[2],
-                    "{backups:?}"
-                );
+                let backup = format!("job.batch/{}", helm.backup(2));
                 assert_eq!(
                     names(&s),
                     [
-                        backups[0].as_str(),
-                        backups[1].as_str(),
-                        backups[2].as_str(),
+                        backup.as_str(),
                         "job.batch/demo-db-migrate",
                         "job.batch/demo-seed",
                         "pod/demo-smoke-test"
@@ -612,18 +631,17 @@ mod tests {
                     let c = s.delete.iter().find(|c| c.key.name == name).unwrap();
                     (c.revisions.clone(), c.uid.clone(), c.key.namespace.clone())
                 };
-                for r in 1..=3 {
-                    let backup = helm.backup(r);
-                    assert_eq!(
-                        revisions(&backup),
-                        (
-                            vec![r],
-                            format!("uid-{}-{backup}", helm.namespace),
-                            Some(helm.namespace.to_string())
-                        )
-                    );
-                }
-                assert_eq!(revisions("demo-db-migrate").0, [1, 2, 3]);
+                let backup = helm.backup(2);
+                assert_eq!(
+                    revisions(&backup),
+                    (
+                        vec![2],
+                        format!("uid-{}-{backup}", helm.namespace),
+                        Some(helm.namespace.to_string())
+                    )
+                );
+                // Created by v3's run; v2's ran seconds before, inside the clock-skew margin.
+                assert_eq!(revisions("demo-db-migrate").0, [2, 3]);
                 assert!(s.delete.iter().all(|c| c.release == "demo"));
             }
         }
@@ -638,9 +656,18 @@ mod tests {
                     .map(|k| (k.kubectl_name.as_str(), k.reason.as_str()))
                     .collect();
                 skipped.sort();
+                let hand_made = "not a hook run of release demo: created at \
+                                 2026-11-21T06:05:00Z, outside every recorded run of the hook \
+                                 (made by hand?)"
+                    .to_string();
                 assert_eq!(
                     skipped,
                     [
+                        (
+                            format!("job.batch/{}", helm.backup(1)).as_str(),
+                            hand_made.as_str()
+                        ),
+                        (format!("job.batch/{}", helm.backup(3)).as_str(), &hand_made),
                         (
                             "job.batch/demo-notify",
                             "still running (Running); --force deletes it"
@@ -680,6 +707,77 @@ mod tests {
             }
         }
 
+        /// Issue 10, defect 1: cleanup matched kind + name + namespace only and deleted
+        /// another release's regular Job and Pod and a `kubectl create job` look-alike.
+        #[test]
+        fn cleanup_never_deletes_another_releases_objects_or_hand_made_jobs() {
+            for helm in HELMS {
+                let ns = helm.namespace;
+                let mut other_job = live("Job", ns, "demo-db-migrate", LiveStatus::Complete);
+                let mut other_pod = live("Pod", ns, "demo-config-validate", LiveStatus::Failed);
+                for object in [&mut other_job, &mut other_pod] {
+                    object
+                        .annotations
+                        .insert("meta.helm.sh/release-name".into(), "other".into());
+                    object
+                        .annotations
+                        .insert("meta.helm.sh/release-namespace".into(), ns.into());
+                }
+                let hand_made = live("Job", ns, "demo-notify", LiveStatus::Complete);
+                let records = helm.secrets();
+                let refs: Vec<&Record> = records.iter().collect();
+                let now: Timestamp = "2026-11-21T08:05:00Z".parse().unwrap();
+                for force in [false, true] {
+                    let criteria = Criteria {
+                        force,
+                        ..Criteria::default()
+                    };
+                    let lookup = lookup(vec![
+                        other_job.clone(),
+                        other_pod.clone(),
+                        hand_made.clone(),
+                    ]);
+                    let s = select(&refs, &lookup, &criteria, now);
+                    assert!(s.delete.is_empty(), "{}: {:?}", helm.prefix, names(&s));
+                }
+            }
+        }
+
+        /// Issue 10, defect 2: beside `helm upgrade`, cleanup deleted a pre-upgrade hook Pod
+        /// Helm was waiting for; a release in `pending-*` or `uninstalling` is left alone.
+        #[test]
+        fn cleanup_leaves_a_release_mid_upgrade_alone() {
+            for helm in HELMS {
+                for status in [
+                    "pending-upgrade",
+                    "pending-install",
+                    "pending-rollback",
+                    "uninstalling",
+                ] {
+                    let mut records = helm.secrets();
+                    let in_flight = &mut records[2];
+                    in_flight.release.info.as_mut().unwrap().status =
+                        helm_hooks::release::Status::parse(status);
+                    let pod = hook_run(in_flight, "demo-config-validate", LiveStatus::Succeeded);
+                    let job = hook_run(in_flight, "demo-db-migrate", LiveStatus::Complete);
+                    let refs: Vec<&Record> = records.iter().collect();
+                    let now: Timestamp = "2026-11-21T08:05:00Z".parse().unwrap();
+                    let s = select(&refs, &lookup(vec![pod, job]), &Criteria::default(), now);
+                    assert!(
+                        s.delete.is_empty(),
+                        "{} {status}: {:?}",
+                        helm.prefix,
+                        names(&s)
+                    );
+                    let refusal = s.refused.expect("the release is refused");
+                    assert!(
+                        refusal.contains(status) && refusal.contains("--force"),
+                        "{refusal}"
+                    );
+                }
+            }
+        }
+
         #[test]
         fn force_status_and_age_filters_on_real_records() {
             for helm in HELMS {
@@ -699,13 +797,13 @@ mod tests {
                         ..Criteria::default()
                     },
                 );
-                let mut expected = vec![
-                    format!("job.batch/{}", helm.backup(1)),
-                    format!("job.batch/{}", helm.backup(2)),
-                    "job.batch/demo-db-migrate".to_string(),
-                ];
-                expected.sort();
-                assert_eq!(names(&failed), expected, "{}", helm.prefix);
+                // The failed look-alikes of the backup hooks are no hook runs.
+                assert_eq!(
+                    names(&failed),
+                    ["job.batch/demo-db-migrate"],
+                    "{}",
+                    helm.prefix
+                );
                 let present = select_from(
                     helm,
                     Criteria {
@@ -714,7 +812,7 @@ mod tests {
                     },
                 );
                 assert_eq!(names(&present), ["serviceaccount/demo-hooks"]);
-                // Created at 06:05, two hours before now: nothing is three hours old.
+                // Created at 06:05 and 06:43, two hours or less before now: nothing is three hours old.
                 assert_eq!(created().to_string(), "2026-11-21T06:05:00Z");
                 let old = select_from(
                     helm,

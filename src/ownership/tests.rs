@@ -1,0 +1,223 @@
+use super::*;
+use serde_json::json;
+
+const STARTED: &str = "2026-05-01T12:00:00.123456789+02:00";
+/// `STARTED` in seconds since the epoch.
+const STARTED_S: i64 = 1_777_629_600;
+
+fn revision(version: i64, status: &str, hooks: Vec<Value>) -> Release {
+    serde_json::from_value(json!({
+        "name": "demo", "namespace": "team", "version": version,
+        "info": {"status": status},
+        "hooks": hooks,
+    }))
+    .unwrap()
+}
+
+fn hook(name: &str, events: &[&str], started: &str, completed: &str) -> Value {
+    json!({
+        "name": name, "kind": "Job", "path": "demo/templates/job.yaml",
+        "manifest": format!("apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n"),
+        "events": events,
+        "last_run": {"started_at": started, "completed_at": completed, "phase": "Succeeded"},
+    })
+}
+
+fn release() -> ReleaseHooks {
+    let revisions = [
+        revision(
+            1,
+            "superseded",
+            vec![hook(
+                "demo-migrate",
+                &["pre-install", "pre-upgrade"],
+                STARTED,
+                "2026-05-01T10:01:00Z",
+            )],
+        ),
+        revision(
+            2,
+            "deployed",
+            vec![hook(
+                "demo-migrate",
+                &["pre-install", "pre-upgrade"],
+                "",
+                "",
+            )],
+        ),
+    ];
+    ReleaseHooks::new(revisions.iter())
+}
+
+fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn job<'a>(name: &'a str, created: i64, annotations: &'a BTreeMap<String, String>) -> LiveMeta<'a> {
+    LiveMeta {
+        group: "batch",
+        kind: "Job",
+        namespace: Some("team"),
+        name,
+        created: Some(created),
+        annotations,
+    }
+}
+
+const HOOK: (&str, &str) = (HOOK_ANNOTATION, "pre-upgrade, Pre-Install");
+
+#[test]
+fn an_object_created_inside_the_recorded_run_is_a_hook_run() {
+    let a = annotations(&[HOOK]);
+    assert_eq!(
+        release().ownership(&job("demo-migrate", STARTED_S + 30, &a)),
+        Ownership::HookRun { revisions: vec![1] }
+    );
+    // Clock skew between Helm's client and the apiserver is tolerated.
+    assert!(matches!(
+        release().ownership(&job("demo-migrate", STARTED_S - CLOCK_SKEW_SECONDS, &a)),
+        Ownership::HookRun { .. }
+    ));
+}
+
+#[test]
+fn an_object_without_the_hook_annotation_is_not_a_hook() {
+    let a = annotations(&[]);
+    assert_eq!(
+        release().ownership(&job("demo-migrate", STARTED_S + 30, &a)),
+        Ownership::NotOwned(NotOwned::NotAHook)
+    );
+}
+
+#[test]
+fn another_releases_resource_is_never_owned() {
+    let a = annotations(&[
+        HOOK,
+        (RELEASE_NAME_ANNOTATION, "other"),
+        (RELEASE_NAMESPACE_ANNOTATION, "team"),
+    ]);
+    assert_eq!(
+        release().ownership(&job("demo-migrate", STARTED_S + 30, &a)),
+        Ownership::NotOwned(NotOwned::OtherRelease {
+            release: "team/other".into()
+        })
+    );
+}
+
+#[test]
+fn a_hand_made_copy_created_later_is_not_a_hook_run() {
+    let a = annotations(&[HOOK]);
+    let later = STARTED_S + 61 + CLOCK_SKEW_SECONDS + 1;
+    let verdict = release().ownership(&job("demo-migrate", later, &a));
+    assert!(
+        matches!(
+            verdict,
+            Ownership::NotOwned(NotOwned::NotCreatedByARun { .. })
+        ),
+        "{verdict:?}"
+    );
+}
+
+#[test]
+fn different_events_or_names_or_kinds_do_not_match() {
+    let a = annotations(&[(HOOK_ANNOTATION, "post-install")]);
+    assert!(matches!(
+        release().ownership(&job("demo-migrate", STARTED_S + 1, &a)),
+        Ownership::NotOwned(NotOwned::EventsDiffer { .. })
+    ));
+    let a = annotations(&[HOOK]);
+    assert_eq!(
+        release().ownership(&job("demo-other", STARTED_S + 1, &a)),
+        Ownership::NotOwned(NotOwned::NotInRecords)
+    );
+    let pod = LiveMeta {
+        group: "",
+        kind: "Pod",
+        ..job("demo-migrate", STARTED_S + 1, &a)
+    };
+    assert_eq!(
+        release().ownership(&pod),
+        Ownership::NotOwned(NotOwned::NotInRecords)
+    );
+    let elsewhere = LiveMeta {
+        namespace: Some("prod"),
+        ..job("demo-migrate", STARTED_S + 1, &a)
+    };
+    assert_eq!(
+        release().ownership(&elsewhere),
+        Ownership::NotOwned(NotOwned::NotInRecords)
+    );
+}
+
+#[test]
+fn a_rerun_stamp_naming_a_stored_revision_makes_a_hook_run() {
+    let stamp = rerun_stamp("team", "demo", 2);
+    let a = annotations(&[HOOK, (RERUN_ANNOTATION, &stamp)]);
+    assert_eq!(
+        release().ownership(&job("demo-migrate", STARTED_S + 86_400 * 30, &a)),
+        Ownership::HookRun { revisions: vec![2] }
+    );
+    for foreign in ["team/other.v2", "prod/demo.v2", "team/demo.v9", "garbage"] {
+        let a = annotations(&[HOOK, (RERUN_ANNOTATION, foreign)]);
+        assert!(
+            matches!(
+                release().ownership(&job("demo-migrate", STARTED_S + 86_400 * 30, &a)),
+                Ownership::NotOwned(_)
+            ),
+            "{foreign}"
+        );
+    }
+}
+
+#[test]
+fn a_hook_whose_stored_manifest_does_not_parse_matches_nothing() {
+    let mut broken = hook("demo-migrate", &["pre-upgrade"], STARTED, "");
+    broken["manifest"] = json!("apiVersion: [unclosed\n");
+    let revisions = [revision(1, "deployed", vec![broken])];
+    let release = ReleaseHooks::new(revisions.iter());
+    let a = annotations(&[(HOOK_ANNOTATION, "pre-upgrade")]);
+    assert_eq!(
+        release.ownership(&job("demo-migrate", STARTED_S + 1, &a)),
+        Ownership::NotOwned(NotOwned::NotInRecords)
+    );
+}
+
+#[test]
+fn pending_and_uninstalling_releases_are_untouchable_without_force() {
+    for status in [
+        "pending-install",
+        "pending-upgrade",
+        "pending-rollback",
+        "uninstalling",
+    ] {
+        let revisions = [revision(1, "deployed", vec![]), revision(2, status, vec![])];
+        let release = ReleaseHooks::new(revisions.iter());
+        let refusal = release.guard(false).unwrap_err();
+        assert_eq!(refusal.revision, 2);
+        assert!(refusal.to_string().contains(status), "{refusal}");
+        assert!(release.guard(true).is_ok());
+    }
+    for status in ["deployed", "failed", "superseded", "uninstalled"] {
+        let revisions = [revision(1, status, vec![])];
+        assert!(ReleaseHooks::new(revisions.iter()).guard(false).is_ok());
+    }
+    let revisions = [revision(1, "uninstalled", vec![])];
+    assert!(!ReleaseHooks::new(revisions.iter()).is_live());
+}
+
+#[test]
+fn crds_are_never_deleted_and_keep_is_case_insensitive() {
+    assert!(is_never_deleted("CustomResourceDefinition"));
+    assert!(!is_never_deleted("Job"));
+    assert!(is_kept(&annotations(&[(
+        RESOURCE_POLICY_ANNOTATION,
+        " Keep "
+    )])));
+    assert!(!is_kept(&annotations(&[(
+        RESOURCE_POLICY_ANNOTATION,
+        "delete"
+    )])));
+}
