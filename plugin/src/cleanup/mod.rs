@@ -5,6 +5,9 @@
 
 pub mod select;
 
+#[cfg(test)]
+mod proptests;
+
 use crate::client::Kube;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, Lookup};
