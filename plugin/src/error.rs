@@ -32,6 +32,9 @@ pub enum Error {
     /// Reading input or writing output failed.
     #[error("{0}")]
     Io(#[source] std::io::Error),
+    /// Ctrl-C: stopped, with what was left behind (exit code 130, as a shell reports SIGINT).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 impl Error {
@@ -39,6 +42,7 @@ impl Error {
     pub fn exit_code(&self) -> u8 {
         match self {
             Error::Usage(_) => crate::EXIT_USAGE,
+            Error::Interrupted(_) => crate::EXIT_INTERRUPTED,
             _ => crate::EXIT_FAILED,
         }
     }

@@ -41,6 +41,8 @@ pub const EXIT_OK: u8 = 0;
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code of bad usage (unknown flag, invalid value, missing confirmation).
 pub const EXIT_USAGE: u8 = 2;
+/// Interrupted by Ctrl-C (SIGINT), as a shell reports it.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Parses `args`, runs the command and returns the process exit code. Errors are printed on
 /// stderr as `error: …`, like kubectl.

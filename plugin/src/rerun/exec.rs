@@ -13,8 +13,10 @@ use crate::duration;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, has_condition};
 use futures::{StreamExt, TryStreamExt};
+use helm_hooks::ownership::{LiveMeta, Ownership, ReleaseHooks};
 use kube::api::{
-    Api, DeleteParams, DynamicObject, PostParams, PropagationPolicy, WatchEvent, WatchParams,
+    Api, DeleteParams, DynamicObject, PostParams, Preconditions, PropagationPolicy, WatchEvent,
+    WatchParams,
 };
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -43,35 +45,65 @@ impl Outcome {
     }
 }
 
-/// Runs `plan`; `Ok` when every hook succeeded.
+/// What a rerun has done so far, for the report when it is interrupted.
+#[derive(Debug, Default)]
+pub struct Ledger {
+    /// `kubectl_name (policy)` of every object deleted.
+    pub deleted: Vec<String>,
+    /// The Job or Pod being waited for (created by this rerun, still running).
+    pub running: Option<String>,
+}
+
+/// What [`execute`] works with besides the plan.
+pub struct Context<'a> {
+    /// The cluster.
+    pub kube: &'a Kube,
+    /// The release's stored revisions: nothing is deleted that is not one of its hook runs.
+    pub owner: &'a ReleaseHooks,
+    /// The plan's kinds, resolved.
+    pub resolution: &'a Resolution,
+    /// Per hook, as Helm's `--timeout`.
+    pub timeout: Duration,
+    /// Stream the hooks' logs.
+    pub stream_logs: bool,
+}
+
+/// Runs `plan`; `Ok` when every hook succeeded. `ledger` records what was done.
 pub async fn execute(
-    kube: &Kube,
+    context: &Context<'_>,
     plan: &Plan,
-    resolution: &Resolution,
-    timeout: Duration,
-    stream_logs: bool,
     progress: &mut Progress,
+    ledger: &mut Ledger,
 ) -> Result<()> {
+    let Context {
+        kube,
+        resolution,
+        timeout,
+        stream_logs,
+        ..
+    } = *context;
     for (i, step) in plan.steps.iter().enumerate() {
         let resolved = resolved_of(resolution, step)?;
         if step.delete_before {
             delete_and_wait(
-                kube,
+                context,
                 step,
                 resolved,
                 "before-hook-creation",
-                timeout,
                 progress,
+                ledger,
             )
             .await?;
         }
-        let created = create(kube, step, resolved).await?;
+        let created = create(kube, plan, step, resolved).await?;
         progress.line(&format!("{} created", step.hook.kubectl_name()));
         if !step.wait {
             continue;
         }
+        ledger.running = Some(step.hook.kubectl_name());
         let log_task = stream_logs.then(|| logs::spawn(kube, step, &created));
         let outcome = wait_done(kube, step, resolved, &created, timeout, progress).await?;
+        ledger.running = None;
         if let Some(task) = log_task {
             logs::finish(task).await;
         }
@@ -93,19 +125,19 @@ pub async fn execute(
         // Failure: hook-failed on this hook, then hook-succeeded on the ones that ran.
         if step.delete_on_failure
             && let Err(e) =
-                delete_and_wait(kube, step, resolved, "hook-failed", timeout, progress).await
+                delete_and_wait(context, step, resolved, "hook-failed", progress, ledger).await
         {
             progress.line(&format!("warning: {}", error::render(&e)));
         }
         for earlier in &plan.steps[..i] {
             if earlier.delete_on_success {
                 delete_and_wait(
-                    kube,
+                    context,
                     earlier,
                     resolved_of(resolution, earlier)?,
                     "hook-succeeded",
-                    timeout,
                     progress,
+                    ledger,
                 )
                 .await?;
             }
@@ -133,12 +165,12 @@ pub async fn execute(
     for step in plan.steps.iter().rev() {
         if step.delete_on_success {
             delete_and_wait(
-                kube,
+                context,
                 step,
                 resolved_of(resolution, step)?,
                 "hook-succeeded",
-                timeout,
                 progress,
+                ledger,
             )
             .await?;
         }
@@ -167,21 +199,59 @@ fn namespace_of<'a>(step: &'a Step, resolved: &Resolved) -> Option<&'a str> {
 }
 
 /// Deletes the hook's object (background propagation, a missing object is fine) and waits
-/// until it is gone, as Helm's `deleteHookByPolicy` does.
+/// until it is gone, as Helm's `deleteHookByPolicy` does — but only when the object is a hook
+/// run of the release (the core's ownership rule), and only that very object (uid
+/// precondition). Each deletion is reported the moment the API server accepts it.
 async fn delete_and_wait(
-    kube: &Kube,
+    context: &Context<'_>,
     step: &Step,
     resolved: &Resolved,
     policy: &str,
-    timeout: Duration,
     progress: &mut Progress,
+    ledger: &mut Ledger,
 ) -> Result<()> {
+    let kube = context.kube;
+    let timeout = context.timeout;
     let api = api_for(kube, step, resolved, false);
     let name = &step.hook.name;
     let resource = resolved.rbac_resource();
     let namespace = namespace_of(step, resolved);
+    let get_error = |e| {
+        error::api(
+            error::Request::new("get", &resource, namespace).named(name),
+            e,
+        )
+    };
+    let Some(existing) = api.get_metadata_opt(name).await.map_err(get_error)? else {
+        return Ok(());
+    };
+    let annotations = existing.metadata.annotations.clone().unwrap_or_default();
+    let live = LiveMeta {
+        group: step.hook.type_key.group(),
+        kind: &step.hook.type_key.kind,
+        namespace,
+        name,
+        created: existing
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second()),
+        annotations: &annotations,
+    };
+    if let Ownership::NotOwned(why) = context.owner.ownership(&live) {
+        return Err(Error::Failed(format!(
+            "refusing to delete {} ({policy}): it is not a hook run of release {}: {why}; \
+             delete or rename it yourself if it is a leftover",
+            step.hook.kubectl_name(),
+            context.owner.name()
+        )));
+    }
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
+        preconditions: Some(Preconditions {
+            uid: existing.metadata.uid.clone(),
+            resource_version: None,
+        }),
         ..DeleteParams::default()
     };
     match api.delete(name, &params).await {
@@ -194,19 +264,19 @@ async fn delete_and_wait(
             ));
         }
     }
+    let deleted = format!("{} deleted ({policy})", step.hook.kubectl_name());
+    progress.line(&deleted);
+    ledger.deleted.push(deleted);
     let started = Instant::now();
     let what = format!("{} deletion", step.hook.kubectl_name());
     let mut announced = false;
     loop {
         match api.get_metadata_opt(name).await {
             Ok(None) => break,
+            // Gone and re-created by someone else: the one we deleted is gone.
+            Ok(Some(now)) if now.metadata.uid != existing.metadata.uid => break,
             Ok(Some(_)) => {}
-            Err(e) => {
-                return Err(error::api(
-                    error::Request::new("get", &resource, namespace).named(name),
-                    e,
-                ));
-            }
+            Err(e) => return Err(get_error(e)),
         }
         if started.elapsed() >= timeout {
             progress.clear();
@@ -228,19 +298,28 @@ async fn delete_and_wait(
         }
         tokio::time::sleep(DELETE_POLL).await;
     }
-    progress.line(&format!("{} deleted ({policy})", step.hook.kubectl_name()));
+    if announced {
+        progress.clear();
+    }
     Ok(())
 }
 
 /// Creates (never applies) the stored manifest.
-async fn create(kube: &Kube, step: &Step, resolved: &Resolved) -> Result<DynamicObject> {
-    let object: DynamicObject =
-        serde_json::from_value(step.object(resolved.namespaced)).map_err(|e| {
-            Error::Failed(format!(
-                "hook {}: the stored manifest is not a Kubernetes object: {e}",
-                step.hook.name
-            ))
-        })?;
+async fn create(
+    kube: &Kube,
+    plan: &Plan,
+    step: &Step,
+    resolved: &Resolved,
+) -> Result<DynamicObject> {
+    let object: DynamicObject = serde_json::from_value(
+        step.object(resolved.namespaced, &plan.rerun_stamp()),
+    )
+    .map_err(|e| {
+        Error::Failed(format!(
+            "hook {}: the stored manifest is not a Kubernetes object: {e}",
+            step.hook.name
+        ))
+    })?;
     let params = PostParams {
         field_manager: Some("kubectl-hooks".into()),
         ..PostParams::default()

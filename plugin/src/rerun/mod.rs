@@ -3,6 +3,7 @@
 //! refuses while the release has an operation in flight (`pending-*`), and never rewrites
 //! Helm's release record.
 
+pub mod access;
 pub mod exec;
 pub mod logs;
 pub mod plan;
@@ -13,6 +14,7 @@ use crate::discovery;
 use crate::error::{Error, Result};
 use crate::options::{Connection, RerunOptions};
 use crate::releases::{self, Store};
+use helm_hooks::ownership::ReleaseHooks;
 use helm_hooks::release::Status;
 use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
@@ -26,7 +28,13 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &RerunOptions) -
         .await?;
     let latest = releases::select_revision(&records, &options.release, None, Some(namespace))?;
     refuse_in_flight(&options.release, &latest.meta.status, latest.meta.revision)?;
-    let record = store.fetch(&latest).await?;
+    // Every stored revision: what rerun deletes must be a hook run of one of them.
+    let all = store.fetch_all(&records).await?;
+    let owner = ReleaseHooks::new(all.iter().map(|r| &r.release));
+    let record = all
+        .into_iter()
+        .find(|r| r.reference == latest)
+        .expect("the latest revision is among the records");
     refuse_in_flight(
         &options.release,
         record.release.status().as_str(),
@@ -53,20 +61,37 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &RerunOptions) -
             ));
         }
     }
+    access::check(
+        &kube.client,
+        &access::needs(&plan, &resolution, options.logs),
+    )
+    .await?;
     if !options.yes && !confirm(&plan)? {
         eprintln!("Aborted: nothing was changed.");
         return Ok(crate::EXIT_FAILED);
     }
     let mut progress = progress::Progress::stdout();
-    exec::execute(
+    let mut ledger = exec::Ledger::default();
+    let context = exec::Context {
         kube,
-        &plan,
-        &resolution,
-        options.timeout,
-        options.logs,
-        &mut progress,
-    )
-    .await?;
+        owner: &owner,
+        resolution: &resolution,
+        timeout: options.timeout,
+        stream_logs: options.logs,
+    };
+    let outcome = tokio::select! {
+        outcome = exec::execute(&context, &plan, &mut progress, &mut ledger) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            progress.clear();
+            return Err(Error::Interrupted(interrupted(&plan, &ledger)));
+        }
+    };
+    if let Err(e) = outcome {
+        if !ledger.deleted.is_empty() {
+            eprintln!("Deleted before the failure: {}.", ledger.deleted.join(", "));
+        }
+        return Err(e);
+    }
     progress.line(&format!(
         "Rerun of {} {} hook{} of release {} succeeded.",
         plan.steps.len(),
@@ -75,6 +100,23 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &RerunOptions) -
         plan.release
     ));
     Ok(crate::EXIT_OK)
+}
+
+/// What Ctrl-C left behind: the hook still running, and what had been deleted.
+fn interrupted(plan: &plan::Plan, ledger: &exec::Ledger) -> String {
+    let mut text = String::from("interrupted");
+    match &ledger.running {
+        Some(name) => text.push_str(&format!(
+            ": {name} was left running (it goes on in the cluster; stop it with kubectl delete \
+             {name} -n {})",
+            plan.namespace
+        )),
+        None => text.push_str(": no hook was running"),
+    }
+    if !ledger.deleted.is_empty() {
+        text.push_str(&format!("; deleted: {}", ledger.deleted.join(", ")));
+    }
+    text
 }
 
 /// Refuses while Helm has an operation in flight on the release.

@@ -6,11 +6,9 @@ use crate::objects::{HookRef, is_waited_kind};
 use crate::printers::write_table;
 use crate::releases::Record;
 use helm_hooks::hook::{DeletePolicy, HookEvent};
+use helm_hooks::ownership::{RERUN_ANNOTATION, is_never_deleted, rerun_stamp};
 use serde_json::Value;
 use std::io::{self, Write};
-
-/// Helm never deletes CRDs by hook policy (cascading garbage collection).
-const NEVER_DELETED_KIND: &str = "CustomResourceDefinition";
 
 /// One hook to run.
 #[derive(Debug, Clone)]
@@ -80,13 +78,18 @@ pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> 
         }
         let reference = HookRef::from_hook(hook, namespace);
         if !reference.manifest.is_object() || reference.type_key.api_version.is_empty() {
+            let why = match serde_yaml_ng::from_str::<Value>(&hook.manifest) {
+                Err(e) => format!("invalid YAML: {e}"),
+                Ok(_) => "not a Kubernetes object (no apiVersion or kind)".to_string(),
+            };
             return Err(Error::Failed(format!(
-                "hook {} ({}) has no usable stored manifest in revision {}: cannot recreate it",
-                hook.name, hook.path, record.reference.meta.revision
+                "hook {} ({}) has no usable stored manifest in release record {} (revision \
+                 {}): {why}; cannot recreate it (a helm upgrade stores a fresh one)",
+                hook.name, hook.path, record.reference.object_name, record.reference.meta.revision
             )));
         }
         let policies = hook.effective_delete_policies();
-        let deletable = reference.type_key.kind != NEVER_DELETED_KIND;
+        let deletable = !is_never_deleted(&reference.type_key.kind);
         let has = |p: DeletePolicy| deletable && policies.contains(&p);
         steps.push(Step {
             delete_before: has(DeletePolicy::BeforeHookCreation),
@@ -109,11 +112,29 @@ pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> 
     })
 }
 
+impl Plan {
+    /// The [`RERUN_ANNOTATION`] value stamped on every object this rerun creates.
+    pub fn rerun_stamp(&self) -> String {
+        rerun_stamp(&self.namespace, &self.release, self.revision)
+    }
+}
+
 impl Step {
-    /// The object to create: the stored manifest, in the hook's namespace when namespaced.
-    pub fn object(&self, namespaced: bool) -> Value {
+    /// The object to create: the stored manifest, in the hook's namespace when namespaced,
+    /// stamped with [`RERUN_ANNOTATION`] = `stamp` so it stays recognisable as a hook run.
+    pub fn object(&self, namespaced: bool, stamp: &str) -> Value {
         let mut object = self.hook.manifest.clone();
         if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            let annotations = metadata
+                .entry("annotations")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !annotations.is_object() {
+                *annotations = Value::Object(Default::default());
+            }
+            annotations
+                .as_object_mut()
+                .expect("made an object above")
+                .insert(RERUN_ANNOTATION.into(), Value::String(stamp.to_string()));
             for server_field in [
                 "resourceVersion",
                 "uid",
@@ -300,11 +321,19 @@ mod tests {
             .iter()
             .find(|s| s.hook.name == "demo-migrate")
             .unwrap();
-        let object = job.object(true);
+        let object = job.object(true, "team/demo.v3");
         assert_eq!(object["metadata"]["namespace"], "team");
+        assert_eq!(
+            object["metadata"]["annotations"]["hooks.helm-hooks.io/rerun-of"],
+            "team/demo.v3"
+        );
         assert!(object["metadata"].get("resourceVersion").is_none());
         let crd = &plan.steps[0];
-        assert!(crd.object(false)["metadata"].get("namespace").is_none());
+        assert!(
+            crd.object(false, "team/demo.v3")["metadata"]
+                .get("namespace")
+                .is_none()
+        );
     }
 
     #[test]
@@ -476,7 +505,7 @@ mod tests {
                         (format!("job.batch/{}", helm.backup(3)), -1)
                     ]
                 );
-                let object = plan.steps[0].object(true);
+                let object = plan.steps[0].object(true, &plan.rerun_stamp());
                 assert_eq!(object["kind"], "Job");
                 assert_eq!(object["metadata"]["name"], "demo-db-migrate");
                 assert_eq!(object["metadata"]["namespace"], helm.namespace);
@@ -508,7 +537,7 @@ mod tests {
                 );
                 assert_eq!(install.namespace, helm.configmap_namespace);
                 assert_eq!(
-                    install.steps[1].object(true)["metadata"]["namespace"],
+                    install.steps[1].object(true, &install.rerun_stamp())["metadata"]["namespace"],
                     helm.configmap_namespace
                 );
                 let upgrade = plan(&record, HookEvent::PreUpgrade, &[]).unwrap();
