@@ -493,6 +493,183 @@ fn cleanup_removes_leftovers_of_every_revision_and_nothing_else() {
     );
 }
 
+/// Issue 10, defect 1: with release `demo` in the namespace, another release's *regular*
+/// Job `demo-db-migrate` and Pod `demo-config-validate` and a hand-made `kubectl create job
+/// demo-notify` were deleted by `cleanup demo` (kind + name matched a stored hook).
+#[test]
+fn cleanup_never_deletes_another_releases_objects_or_hand_made_jobs() {
+    let ns = TestNamespace::new("plugin-cleanup-foreign");
+    let helm = Helm::V4;
+    // Twice, so demo-db-migrate (pre-upgrade) is in a stored record; hook-succeeded removed
+    // the hooks, so the names are free for someone else.
+    install(&ns, helm, RELEASE, &[]);
+    assert!(upgrade(&ns, helm, &[]).ok());
+    let dir = std::env::temp_dir().join(format!("kubectl-hooks-e2e-other-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("templates")).unwrap();
+    std::fs::write(
+        dir.join("Chart.yaml"),
+        "apiVersion: v2\nname: other\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("templates/regular.yaml"),
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: demo-db-migrate\nspec:\n  \
+         template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: main\n        \
+         image: tool:1.0\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: demo-config-validate\n\
+         spec:\n  restartPolicy: Never\n  containers:\n  - name: main\n    image: tool:1.0\n",
+    )
+    .unwrap();
+    ns.helm(helm).args(["install", "other"]).arg(&dir).success();
+    ns.kubectl()
+        .args(["create", "job", "demo-notify", "--image=tool:1.0"])
+        .success();
+    let foreign = [
+        "job.batch/demo-db-migrate",
+        "pod/demo-config-validate",
+        "job.batch/demo-notify",
+    ];
+    for args in [
+        vec!["cleanup", RELEASE, "--dry-run"],
+        vec!["cleanup", RELEASE, "--force"],
+    ] {
+        let out = hooks(&ns).args(args).success();
+        // demo-seed (no delete policy) is a real leftover of demo and goes; nothing else.
+        assert!(out.stdout.contains("job.batch/demo-seed deleted"), "{out}");
+        for name in foreign {
+            assert!(!out.stdout.contains(name), "{name}: {out}");
+            assert!(
+                out.stderr
+                    .contains(&format!("skipped {name} (release demo, namespace")),
+                "{name}: {out}"
+            );
+        }
+    }
+    ns.get_json("job", "demo-db-migrate");
+    ns.get_json("pod", "demo-config-validate");
+    ns.get_json("job", "demo-notify");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// Issue 10, defect 11: with a ServiceAccount allowed to delete Jobs but not get them,
+/// rerun deleted demo-seed (before-hook-creation), then failed on `get`, and never said it had
+/// deleted anything. It must check every permission it needs before it deletes.
+#[test]
+fn rerun_checks_every_permission_before_deleting() {
+    let ns = TestNamespace::new("plugin-rerun-rbac");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    // demo-seed has no delete policy: Helm's before-hook-creation default, so it stays.
+    let uid = ns.get_json("job", "demo-seed")["metadata"]["uid"].clone();
+    for args in [
+        vec!["create", "serviceaccount", "limited"],
+        vec![
+            "create",
+            "role",
+            "records",
+            "--verb=get,list",
+            "--resource=secrets",
+        ],
+        vec![
+            "create",
+            "role",
+            "jobs",
+            "--verb=create,delete",
+            "--resource=jobs.batch",
+        ],
+    ] {
+        ns.kubectl().args(args).success();
+    }
+    for role in ["records", "jobs"] {
+        let account = format!("--serviceaccount={}:limited", ns.name());
+        ns.kubectl()
+            .args(["create", "rolebinding", role, "--role", role, &account])
+            .success();
+    }
+    let token = ns
+        .kubectl()
+        .args(["create", "token", "limited"])
+        .success()
+        .stdout;
+    let kubeconfig = std::env::temp_dir().join(format!("{}-limited.kubeconfig", ns.name()));
+    let raw = e2e::kubectl()
+        .args(["config", "view", "--raw", "--minify"])
+        .success()
+        .stdout;
+    std::fs::write(&kubeconfig, raw).unwrap();
+    let config = |args: &[&str]| {
+        e2e::kubectl()
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["config"])
+            .args(args)
+            .success();
+    };
+    config(&[
+        "set-credentials",
+        "limited",
+        &format!("--token={}", token.trim()),
+    ]);
+    config(&["set-context", "--current", "--user=limited"]);
+
+    let out = Run::new(plugin_binary())
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["-n", ns.name(), "rerun", RELEASE, "--event", "post-install"])
+        .args(["--hook", "demo-seed", "--yes"])
+        .failure();
+    assert!(out.stderr.contains("nothing was changed"), "{out}");
+    assert!(out.stderr.contains("get jobs.batch in namespace"), "{out}");
+    assert!(
+        out.stderr.contains("watch jobs.batch in namespace"),
+        "{out}"
+    );
+    assert_eq!(ns.get_json("job", "demo-seed")["metadata"]["uid"], uid);
+    let _ = std::fs::remove_file(kubeconfig);
+}
+
+/// Issue 10, defect 12: Ctrl-C during rerun exited silently, left the spinner line open and
+/// the Job running. It must say what was left running and exit 130.
+#[test]
+fn rerun_interrupted_by_ctrl_c_says_what_was_left_running() {
+    use std::io::{BufRead, BufReader};
+    let ns = TestNamespace::new("plugin-rerun-sigint");
+    install(
+        &ns,
+        Helm::V4,
+        RELEASE,
+        &["--no-hooks", "--set", "hangHook=seed"],
+    );
+    let mut child = std::process::Command::new(plugin_binary())
+        .args(["-n", ns.name(), "rerun", RELEASE, "--event", "post-install"])
+        .args(["--hook", "demo-seed", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut seen = Vec::new();
+    for line in stdout.lines() {
+        let line = line.unwrap();
+        let created = line.contains("job.batch/demo-seed created");
+        seen.push(line);
+        if created {
+            break;
+        }
+    }
+    assert!(seen.iter().any(|l| l.contains("created")), "{seen:?}");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    Run::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .success();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        stderr.contains("job.batch/demo-seed was left running"),
+        "{stderr}"
+    );
+    ns.get_json("job", "demo-seed");
+}
+
 fn lint(input: &str) -> Output {
     Run::new(plugin_binary())
         .args(["lint", "-f", "-"])
