@@ -3,7 +3,7 @@
 //! live object.
 
 use crate::client::Kube;
-use crate::error::{Error, Result};
+use crate::error::{self, Error, Result};
 use crate::objects::{self, HookRef, LiveStatus};
 use crate::options::{Connection, ListOptions, Output};
 use crate::printers::{self, PrintOptions};
@@ -168,7 +168,24 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &ListOptions) ->
         )?],
         None => releases::latest_per_release(&records),
     };
-    let decoded = store.fetch_all(&chosen).await?;
+    // One corrupt record is reported (naming its Secret or ConfigMap); the others still list.
+    let mut failures = 0usize;
+    let mut decoded = Vec::new();
+    for result in store.fetch_each(&chosen).await {
+        match result {
+            Ok(record) => decoded.push(record),
+            Err(e) if options.release.is_none() => {
+                eprintln!("error: {}; its hooks are not listed", error::render(&e));
+                failures += 1;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let status = if failures > 0 {
+        crate::EXIT_FAILED
+    } else {
+        crate::EXIT_OK
+    };
     let mut rows: Vec<(HookRef, HookRow)> = decoded
         .iter()
         .flat_map(|record| rows_of(record, options.event))
@@ -180,7 +197,7 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &ListOptions) ->
     let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
     if rows.is_empty() && human {
         eprintln!("{}", empty_message(options, search, &decoded));
-        return Ok(crate::EXIT_OK);
+        return Ok(status);
     }
     let print = PrintOptions {
         output: options.output,
@@ -192,7 +209,7 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &ListOptions) ->
     let mut stdout = std::io::stdout().lock();
     printers::print_hooks(&rows, &print, &mut stdout).map_err(Error::Io)?;
     stdout.flush().map_err(Error::Io)?;
-    Ok(crate::EXIT_OK)
+    Ok(status)
 }
 
 fn empty_message(options: &ListOptions, search: Option<&str>, decoded: &[Record]) -> String {

@@ -118,11 +118,26 @@ impl Store {
             })?;
         let value = serde_json::to_value(&object)
             .map_err(|e| Error::Failed(format!("cannot read {}: {e}", reference.object_name)))?;
-        let release = decode_record(self.driver, &value)?;
+        let release = decode_record(self.driver, &value).map_err(|e| {
+            Error::Failed(format!(
+                "cannot decode release record {}/{} in namespace {ns}: {e}",
+                self.resource(),
+                reference.object_name
+            ))
+        })?;
         Ok(Record {
             reference: reference.clone(),
             release,
         })
+    }
+
+    /// Fetches and decodes `references` concurrently, one result each (a corrupt record does
+    /// not hide the others); the result keeps their order.
+    pub async fn fetch_each(&self, references: &[RecordRef]) -> Vec<Result<Record>> {
+        stream::iter(references.iter().map(|r| self.fetch(r)))
+            .buffered(FETCH_CONCURRENCY)
+            .collect()
+            .await
     }
 
     /// Fetches and decodes `references` concurrently; the result keeps their order.

@@ -16,7 +16,7 @@ use crate::releases::{Record, Store};
 use jiff::Timestamp;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
 use select::{Candidate, Criteria};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// Runs `cleanup`.
 pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions) -> Result<u8> {
@@ -41,7 +41,30 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions)
         };
     }
     // Every stored revision: a leftover of revision 1 is named by revision 1 only.
-    let records = store.fetch_all(&references).await?;
+    // A release with a corrupt record is skipped whole (the record is named); others go on.
+    let mut records = Vec::new();
+    let mut corrupt = BTreeSet::new();
+    let mut failures = 0usize;
+    for (reference, result) in references.iter().zip(store.fetch_each(&references).await) {
+        match result {
+            Ok(record) => records.push(record),
+            Err(e) => {
+                eprintln!(
+                    "error: {}; release {} skipped",
+                    error::render(&e),
+                    reference.meta.release
+                );
+                corrupt.insert((reference.namespace.clone(), reference.meta.release.clone()));
+                failures += 1;
+            }
+        }
+    }
+    records.retain(|r| {
+        !corrupt.contains(&(
+            r.reference.namespace.clone(),
+            r.reference.meta.release.clone(),
+        ))
+    });
     let mut by_release: BTreeMap<(&str, &str), Vec<&Record>> = BTreeMap::new();
     for record in &records {
         by_release
@@ -61,7 +84,6 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions)
         force: options.force,
     };
     let now = Timestamp::now();
-    let mut failures = 0usize;
     let mut deleted = 0usize;
     for ((namespace, name), records) in &by_release {
         let selection = select::select(records, &lookup, &criteria, now);

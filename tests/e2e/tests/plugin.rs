@@ -670,6 +670,52 @@ fn rerun_interrupted_by_ctrl_c_says_what_was_left_running() {
     ns.get_json("job", "demo-seed");
 }
 
+/// Issue 10, defect 9: one corrupt release record made `list` and `cleanup --all-releases`
+/// exit 1 with no rows although the other releases were healthy.
+#[test]
+fn one_corrupt_release_record_does_not_hide_the_others() {
+    let ns = TestNamespace::new("plugin-corrupt-record");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    ns.kubectl()
+        .args([
+            "create",
+            "secret",
+            "generic",
+            "sh.helm.release.v1.broken.v1",
+        ])
+        .args([
+            "--type=helm.sh/release.v1",
+            "--from-literal=release=not-a-record",
+        ])
+        .success();
+    ns.kubectl()
+        .args(["label", "secret", "sh.helm.release.v1.broken.v1"])
+        .args(["owner=helm", "name=broken", "status=deployed", "version=1"])
+        .success();
+    let list = hooks(&ns).args(["list"]).output();
+    assert_eq!(list.code, Some(1), "{list}");
+    assert!(list.stdout.contains("demo-seed"), "{list}");
+    assert!(
+        list.stderr
+            .contains("secrets/sh.helm.release.v1.broken.v1 in namespace"),
+        "{list}"
+    );
+    let cleanup = hooks(&ns)
+        .args(["cleanup", "--all-releases", "--dry-run"])
+        .output();
+    assert_eq!(cleanup.code, Some(1), "{cleanup}");
+    assert!(
+        cleanup
+            .stdout
+            .contains("job.batch/demo-seed deleted (dry run)"),
+        "{cleanup}"
+    );
+    assert!(
+        cleanup.stderr.contains("release broken skipped"),
+        "{cleanup}"
+    );
+}
+
 fn lint(input: &str) -> Output {
     Run::new(plugin_binary())
         .args(["lint", "-f", "-"])
