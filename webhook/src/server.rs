@@ -109,8 +109,8 @@ fn reject(
         .requests
         .get_or_create(&RequestLabels {
             endpoint: endpoint.as_str(),
-            operation: String::new(),
-            kind: String::new(),
+            operation: "",
+            kind: "",
             decision: "invalid",
         })
         .inc();
@@ -182,8 +182,8 @@ fn record(endpoint: Endpoint, metrics: &Metrics, meta: &RequestMeta, outcome: &O
         .requests
         .get_or_create(&RequestLabels {
             endpoint: endpoint.as_str(),
-            operation: meta.operation.clone(),
-            kind: meta.kind.clone(),
+            operation: crate::metrics::operation_label(&meta.operation),
+            kind: crate::metrics::kind_label(&meta.kind),
             decision: outcome.decision.as_str(),
         })
         .inc();

@@ -617,3 +617,56 @@ fn bad_usage_and_bad_files_exit_non_zero_with_a_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid policy"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_labels_are_bounded_for_unknown_kinds() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let before = client.get("/metrics").await.text().len();
+    // Reviews with made-up kinds and operations, each unique and 10 KB long.
+    for i in 0..20 {
+        let mut review = case("default-raw-job");
+        review["request"]["kind"]["kind"] = json!(format!("Kind{i}{}", "k".repeat(10_000)));
+        review["request"]["operation"] = json!(format!("OP{i}{}", "o".repeat(10_000)));
+        for endpoint in ["/mutate", "/validate"] {
+            assert_eq!(client.post(endpoint, &review).await.status, 200);
+        }
+    }
+    let text = client.get("/metrics").await.text();
+    assert!(!text.contains("Kind0"), "a request's kind became a label");
+    assert!(
+        !text.contains("OP0"),
+        "a request's operation became a label"
+    );
+    assert!(
+        text.len() < before + 8 * 1024,
+        "/metrics grew from {before} to {} bytes",
+        text.len()
+    );
+    let requests = "helm_hooks_webhook_requests_total";
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[("operation", "other"), ("kind", "other")]
+        ),
+        40.0
+    );
+    // Known kinds and operations keep their own label.
+    let mut pod = case("default-raw-pod");
+    pod["request"]["operation"] = json!("CREATE");
+    assert_eq!(client.post("/validate", &pod).await.status, 200);
+    let text = client.get("/metrics").await.text();
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[
+                ("endpoint", "validate"),
+                ("operation", "CREATE"),
+                ("kind", "Pod")
+            ]
+        ),
+        1.0
+    );
+}
