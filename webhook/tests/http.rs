@@ -670,3 +670,100 @@ async fn metric_labels_are_bounded_for_unknown_kinds() {
         1.0
     );
 }
+
+/// Runs `serve` on `leaf` until it exits or logs `listening` (then kills it): the exit code and
+/// stderr.
+fn serve_once(leaf: &support::Leaf) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), &leaf.key_pem).unwrap();
+    let mut child = std::process::Command::new(support::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("tls.key"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_or_not_yet_valid_certificates_are_refused_at_start_and_on_reload() {
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let ca = support::Ca::new("ca");
+    let expired = ca.leaf_between(now - 10 * day, now - day);
+    let not_yet = ca.leaf_between(now + day, now + 10 * day);
+    for (what, leaf) in [("expired", &expired), ("not valid yet", &not_yet)] {
+        let (code, stderr) = serve_once(leaf);
+        assert_eq!(code, Some(1), "{what}: started anyway:\n{stderr}");
+        assert!(stderr.contains("tls.crt"), "{what}: {stderr}");
+        assert!(stderr.contains(what), "{what}: {stderr}");
+        assert!(stderr.contains("valid from"), "{what}: {stderr}");
+    }
+
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let first = client.connect().await.unwrap().peer_cert;
+    let refusals = "certificate reload refused; the previous certificate stays in use";
+    for (version, leaf, count) in [("v2", &expired, 1), ("v3", &not_yet, 2)] {
+        support::install_cert_version(webhook.dir.path(), version, leaf);
+        wait_for("the refusal", Duration::from_secs(10), async || {
+            webhook.logs_with(refusals).len() >= count
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let logged = webhook.logs_with(refusals);
+    assert_eq!(logged.len(), 2, "one line per refusal: {logged:?}");
+    assert!(logged[0]["error"].as_str().unwrap().contains("expired"));
+    assert!(
+        logged[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid yet")
+    );
+    assert_eq!(client.connect().await.unwrap().peer_cert, first);
+    let text = client.get("/metrics").await.text();
+    let reloads = "helm_hooks_webhook_certificate_reloads_total";
+    assert_eq!(metric(&text, reloads, &[("result", "failure")]), 2.0);
+    assert_eq!(metric(&text, reloads, &[("result", "success")]), 0.0);
+    let expiry = metric(&text, "helm_hooks_webhook_certificate_expiry_seconds", &[]);
+    assert!(expiry > 29.0 * 86400.0, "{expiry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_expiring_within_7_days_is_warned_once() {
+    let webhook = Webhook::launch(support::Launch {
+        cert_days: 3,
+        ..support::Launch::default()
+    });
+    let warning = "serving certificate expires soon";
+    wait_for("the warning", Duration::from_secs(5), async || {
+        !webhook.logs_with(warning).is_empty()
+    })
+    .await;
+    // Several reload polls later, still one line.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let logged = webhook.logs_with(warning);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0]["not_after"].is_string(), "{}", logged[0]);
+    // A renewed certificate is not warned about.
+    support::install_cert_version(webhook.dir.path(), "v2", &webhook.ca.leaf(30));
+    wait_for("the reload", Duration::from_secs(10), async || {
+        !webhook.logs_with("serving certificate reloaded").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(webhook.logs_with(warning).len(), 1);
+}
