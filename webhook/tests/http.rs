@@ -767,3 +767,46 @@ async fn certificate_expiring_within_7_days_is_warned_once() {
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(webhook.logs_with(warning).len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_log_escapes_control_characters() {
+    let webhook = Webhook::launch(support::Launch {
+        text_logs: true,
+        ..support::Launch::default()
+    });
+    let client = webhook.client();
+    let forged = "2026-01-01T00:00:00.000000Z  INFO forged";
+    let evil = format!("evil\n{forged} name=x\x1b[2J\r\u{7f}");
+    let mut review = case("rule-privileged");
+    review["request"]["name"] = json!(evil);
+    review["request"]["namespace"] = json!(evil);
+    assert_eq!(client.post("/validate", &review).await.status, 200);
+    // The same in a value that is echoed in a refusal.
+    let mut bad = case("default-raw-job");
+    bad["apiVersion"] = json!(evil);
+    assert_eq!(client.post("/mutate", &bad).await.status, 400);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs: Vec<String> = webhook
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap_or_default().to_string())
+        .collect();
+    let violation = logs
+        .iter()
+        .find(|l| l.contains("policy violation"))
+        .expect("violation logged");
+    assert!(violation.contains(r"evil\n2026"), "{violation}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("rejected request") && l.contains(r"evil\n"))
+    );
+    for line in &logs {
+        assert!(!line.starts_with(forged), "a forged line: {line}");
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a control character in {line:?}"
+        );
+    }
+}
