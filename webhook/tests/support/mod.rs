@@ -326,6 +326,8 @@ impl Response {
 pub struct Client {
     addr: std::net::SocketAddr,
     connector: tokio_rustls::TlsConnector,
+    /// The same, offering only `h2` by ALPN.
+    h2_connector: tokio_rustls::TlsConnector,
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -360,10 +362,67 @@ impl Client {
         // No session resumption: every connection is a full handshake, so the test sees the
         // certificate the server serves now (a resumed session reports the original one).
         config.resumption = rustls::client::Resumption::disabled();
+        let mut h2 = config.clone();
+        h2.alpn_protocols = vec![b"h2".to_vec()];
         Client {
             addr,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            h2_connector: tokio_rustls::TlsConnector::from(Arc::new(h2)),
         }
+    }
+
+    /// A TLS stream to the webhook that negotiated `h2` by ALPN.
+    pub async fn h2_tls(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tls = self
+            .h2_connector
+            .connect(ServerName::IpAddress(self.addr.ip().into()), tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        Ok(tls)
+    }
+
+    /// One request over HTTP/2 on a fresh connection, as the apiserver sends them.
+    pub async fn h2_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Response, String> {
+        use http_body_util::BodyExt as _;
+        let tls = self.h2_tls().await?;
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("https://{}{path}", self.addr))
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes()
+            .to_vec();
+        Ok(Response { status, body })
     }
 
     /// A TLS stream to the webhook.
