@@ -5,6 +5,7 @@
 //! and the benchmark call it directly. The policy decisions themselves live in
 //! [`helm_hooks::policy`]; this module only maps them onto the AdmissionReview wire format.
 
+use crate::truncate::{Truncated, truncate};
 use base64::Engine as _;
 use helm_hooks::policy::{AppliedDefault, Mode, Policy, Verdict, Violation, evaluate};
 use serde::{Deserialize, Serialize};
@@ -54,10 +55,12 @@ impl Endpoint {
 /// this as the reason (there is no `request.uid` to echo).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ReviewError {
-    /// The body is not JSON, or not shaped like an AdmissionReview.
+    /// The body is not JSON, or not shaped like an AdmissionReview (the parser's message, cut
+    /// like every echoed value, see [`crate::truncate`]).
     #[error("malformed AdmissionReview: {0}")]
     Malformed(String),
-    /// `apiVersion` or `kind` is not `admission.k8s.io/v1` / `AdmissionReview`.
+    /// `apiVersion` or `kind` is not `admission.k8s.io/v1` / `AdmissionReview` (the value
+    /// found is cut, see [`crate::truncate`]).
     #[error("unsupported {field} {found:?}: expected {expected:?}")]
     Unsupported {
         /// The field that is wrong.
@@ -245,19 +248,19 @@ pub struct RequestMeta {
 
 /// Parses an AdmissionReview body.
 pub fn parse_review(body: &[u8]) -> Result<AdmissionRequest, ReviewError> {
-    let review: AdmissionReview =
-        serde_json::from_slice(body).map_err(|e| ReviewError::Malformed(e.to_string()))?;
+    let review: AdmissionReview = serde_json::from_slice(body)
+        .map_err(|e| ReviewError::Malformed(truncate(&e.to_string())))?;
     if review.api_version != API_VERSION {
         return Err(ReviewError::Unsupported {
             field: "apiVersion",
-            found: review.api_version,
+            found: truncate(&review.api_version),
             expected: API_VERSION,
         });
     }
     if review.kind != KIND {
         return Err(ReviewError::Unsupported {
             field: "kind",
-            found: review.kind,
+            found: truncate(&review.kind),
             expected: KIND,
         });
     }
@@ -439,6 +442,18 @@ fn mutate(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) 
     }
 }
 
+/// A violation as `rule: Kind/name: field: message` (its [`std::fmt::Display`]), with each
+/// part that can quote the object cut (see [`crate::truncate`]).
+fn describe(v: &Violation) -> String {
+    format!(
+        "{}: {}: {}: {}",
+        v.rule,
+        Truncated(&v.object),
+        Truncated(&v.field),
+        Truncated(&v.message)
+    )
+}
+
 /// `/validate`: deny on enforce-mode violations, warn on warn-mode ones; audit-mode ones are
 /// only reported in [`Outcome::violations`] for logs and metrics.
 fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
@@ -453,11 +468,8 @@ fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
     if !verdict.is_hook {
         return outcome(allow(request), Decision::Allowed, Some("not a hook"));
     }
-    let warnings: Vec<String> = verdict.in_mode(Mode::Warn).map(|v| v.to_string()).collect();
-    let denials: Vec<String> = verdict
-        .in_mode(Mode::Enforce)
-        .map(|v| v.to_string())
-        .collect();
+    let warnings: Vec<String> = verdict.in_mode(Mode::Warn).map(describe).collect();
+    let denials: Vec<String> = verdict.in_mode(Mode::Enforce).map(describe).collect();
     let (response, decision) = if !denials.is_empty() {
         let message = format!("helm-hooks policy denied this hook: {}", denials.join("; "));
         let response = AdmissionResponse {

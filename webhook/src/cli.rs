@@ -76,7 +76,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     pub tls_key: PathBuf,
     /// Policy document (YAML); reloaded when the file changes. Without it the built-in
-    /// policy applies (see `default-policy`).
+    /// policy applies (see `default-policy`). An empty file (or one with only comments) is
+    /// refused; `{}` means the built-in policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
     /// Log line format.

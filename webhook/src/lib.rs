@@ -4,7 +4,7 @@
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
 //! ([`server`]), TLS with certificate hot reload ([`tls`]), policy hot reload
 //! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
-//! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
+//! graceful shutdown ([`shutdown`]), bounds on echoed values ([`truncate`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -19,6 +19,7 @@ pub mod reload;
 pub mod server;
 pub mod shutdown;
 pub mod tls;
+pub mod truncate;
 
 use anyhow::Context as _;
 use cli::{Cli, Command, ServeOptions};

@@ -2,7 +2,7 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `requests_total` | endpoint, operation, kind, decision |
+//! | `requests_total` | endpoint, operation, kind, decision (operation and kind from closed sets, see [`operation_label`] and [`kind_label`]) |
 //! | `request_duration_seconds` (histogram) | endpoint |
 //! | `violations_total` | rule, mode (counted on `/validate` only, once per admission) |
 //! | `defaults_applied_total` | default (per patch returned by `/mutate`) |
@@ -24,12 +24,61 @@ use std::time::{SystemTime, UNIX_EPOCH};
 pub struct RequestLabels {
     /// `mutate` or `validate`.
     pub endpoint: &'static str,
-    /// CREATE, UPDATE, DELETE, CONNECT (empty when the review could not be parsed).
-    pub operation: String,
-    /// Kind of the object (empty when the review could not be parsed).
-    pub kind: String,
+    /// [`operation_label`] of the request (empty when the review could not be parsed).
+    pub operation: &'static str,
+    /// [`kind_label`] of the object (empty when the review could not be parsed).
+    pub kind: &'static str,
     /// allowed, patched, warned, denied or invalid.
     pub decision: &'static str,
+}
+
+/// The label for anything outside a closed set of label values.
+pub const OTHER: &str = "other";
+
+/// The operations the apiserver sends; anything else is counted as [`OTHER`].
+const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT"];
+
+/// Kinds Helm charts commonly make hooks of; anything else is counted as [`OTHER`].
+const KINDS: &[&str] = &[
+    "Job",
+    "Pod",
+    "CronJob",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "ServiceAccount",
+    "Role",
+    "RoleBinding",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "PersistentVolumeClaim",
+    "Namespace",
+    "CustomResourceDefinition",
+    "NetworkPolicy",
+    "Ingress",
+];
+
+fn closed(set: &'static [&'static str], value: &str) -> &'static str {
+    set.iter()
+        .find(|known| **known == value)
+        .copied()
+        .unwrap_or(OTHER)
+}
+
+/// The `operation` label of a request: one of CREATE, UPDATE, DELETE, CONNECT, or `other`.
+/// Labels come from closed sets so that requests cannot grow `/metrics` without bound.
+pub fn operation_label(operation: &str) -> &'static str {
+    closed(OPERATIONS, operation)
+}
+
+/// The `kind` label of a request: a kind Helm hooks commonly are (Job, Pod, ConfigMap, …), or
+/// `other`.
+pub fn kind_label(kind: &str) -> &'static str {
+    closed(KINDS, kind)
 }
 
 /// Labels of `request_duration_seconds`.
@@ -181,5 +230,19 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         encode(&mut out, &self.registry).expect("writing to a String cannot fail");
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_closed_sets() {
+        assert_eq!(operation_label("CREATE"), "CREATE");
+        assert_eq!(operation_label("create"), OTHER);
+        assert_eq!(operation_label(""), OTHER);
+        assert_eq!(kind_label("Job"), "Job");
+        assert_eq!(kind_label(&"k".repeat(100_000)), OTHER);
     }
 }

@@ -3,6 +3,11 @@
 //! Requests take an `Arc<Policy>` snapshot (a read lock held for one clone), so a reload never
 //! changes the policy under a request in flight. A new file that does not parse is refused and
 //! the previous policy stays in force; the same broken contents are reported once.
+//!
+//! An empty document (nothing, whitespace, only comments, or `null`) is refused too, at start
+//! and on reload: it usually means a ConfigMap key that lost its contents, and silently falling
+//! back to the built-in policy would turn an operator's rules back into the defaults. A file
+//! that means "the built-in policy" says so explicitly with `{}`.
 
 use helm_hooks::policy::{Policy, PolicyError};
 use std::path::{Path, PathBuf};
@@ -20,6 +25,12 @@ pub enum PolicyLoadError {
     #[allow(missing_docs)] // the message names each field
     #[error("invalid policy in {path}: {source}")]
     Invalid { path: PathBuf, source: PolicyError },
+    #[allow(missing_docs)] // the message names each field
+    #[error(
+        "policy file {path} is empty (or holds only comments); write `{{}}` to use the \
+         built-in policy explicitly"
+    )]
+    Empty { path: PathBuf },
 }
 
 /// The policy in force and, when it came from a file, where to reload it from.
@@ -38,8 +49,22 @@ fn read(path: &Path) -> Result<Vec<u8>, PolicyLoadError> {
     })
 }
 
+/// Whether the YAML text holds no document, or a null one (only whitespace, comments, `---`,
+/// `null`, `~`).
+fn is_empty_document(text: &str) -> bool {
+    matches!(
+        serde_yaml_ng::from_str::<serde_yaml_ng::Value>(text),
+        Ok(serde_yaml_ng::Value::Null)
+    )
+}
+
 fn parse(path: &Path, bytes: &[u8]) -> Result<Policy, PolicyLoadError> {
     let text = String::from_utf8_lossy(bytes);
+    if is_empty_document(&text) {
+        return Err(PolicyLoadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
     Policy::from_yaml(&text).map_err(|source| PolicyLoadError::Invalid {
         path: path.to_path_buf(),
         source,
@@ -61,7 +86,7 @@ impl PolicyStore {
         }
     }
 
-    /// Loads the policy file; fails when it cannot be read or parsed.
+    /// Loads the policy file; fails when it cannot be read or parsed, or is empty.
     pub fn from_file(path: &Path) -> Result<PolicyStore, PolicyLoadError> {
         let bytes = read(path)?;
         let policy = parse(path, &bytes)?;
@@ -128,5 +153,44 @@ mod tests {
         std::fs::write(&path, audit_everything).unwrap();
         assert!(store.reload_if_changed().unwrap());
         assert_ne!(*store.current(), *before);
+    }
+
+    #[test]
+    fn empty_policy_file_is_refused_at_start_and_reload() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("policy.yaml");
+        for empty in [
+            "",
+            "  \n\n",
+            "# only a comment\n\n# and another\n",
+            "---\n",
+            "null\n",
+        ] {
+            std::fs::write(&path, empty).unwrap();
+            let err = PolicyStore::from_file(&path).err();
+            let err = err.unwrap_or_else(|| panic!("{empty:?} was accepted at start"));
+            assert!(err.to_string().contains("is empty"), "{err}");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+        }
+        // `{}` says "the built-in policy" on purpose.
+        std::fs::write(&path, "# the built-in policy\n{}\n").unwrap();
+        let store = PolicyStore::from_file(&path).unwrap();
+        assert_eq!(*store.current(), Policy::builtin());
+
+        let warn_everything = Policy::builtin().to_yaml().replace(": enforce", ": warn");
+        std::fs::write(&path, &warn_everything).unwrap();
+        assert!(store.reload_if_changed().unwrap());
+        let before = store.current();
+        std::fs::write(&path, "").unwrap();
+        let err = store.reload_if_changed().unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+        assert_eq!(
+            store.current(),
+            before,
+            "the previous policy stays in force"
+        );
     }
 }

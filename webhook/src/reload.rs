@@ -5,13 +5,17 @@
 //! kubelet secret volumes and cert-manager use, works on every filesystem, and costs a few
 //! small reads every couple of seconds. A change that does not load is refused with one
 //! error log line and a `failure` count; the previous policy or certificate stays in force.
+//! A serving certificate that expires within [`EXPIRY_WARNING`] is warned about once.
 
 use crate::metrics::Metrics;
 use crate::policy_store::PolicyStore;
-use crate::tls::CertStore;
+use crate::tls::{self, CertStore, LoadedCert};
 use std::sync::Arc;
 use std::time::Duration;
-use tracing::{error, info};
+use tracing::{error, info, warn};
+
+/// How long before its notAfter the serving certificate is warned about.
+pub const EXPIRY_WARNING: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The last error of each kind, so a file that stays unreadable is reported once, not on
 /// every poll (contents that do not parse are already reported once by the stores).
@@ -19,6 +23,22 @@ use tracing::{error, info};
 pub struct LastErrors {
     policy: Option<String>,
     certificate: Option<String>,
+    /// The notAfter of the certificate last warned about as expiring soon.
+    expiry_warned: Option<i64>,
+}
+
+/// Warns once per certificate when `cert` expires within [`EXPIRY_WARNING`] of `now`.
+pub fn warn_if_expiring(cert: &LoadedCert, now: i64, last: &mut LastErrors) {
+    let left = cert.not_after - now;
+    if left >= EXPIRY_WARNING.as_secs() as i64 || last.expiry_warned == Some(cert.not_after) {
+        return;
+    }
+    last.expiry_warned = Some(cert.not_after);
+    warn!(
+        not_after = tls::rfc3339(cert.not_after),
+        days_left = left as f64 / 86_400.0,
+        "serving certificate expires soon"
+    );
 }
 
 /// Whether `error` is one to report: present and unlike the last one (which it replaces).
@@ -76,6 +96,7 @@ pub fn check_once(
             "certificate reload refused; the previous certificate stays in use"
         );
     }
+    warn_if_expiring(&certs.current(), tls::unix_now(), last);
 }
 
 /// Polls every `interval` until the task is dropped or aborted.
@@ -89,6 +110,7 @@ pub async fn watch(
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticker.tick().await; // the first tick is immediate: everything was just loaded
     let mut last = LastErrors::default();
+    warn_if_expiring(&certs.current(), tls::unix_now(), &mut last);
     loop {
         ticker.tick().await;
         let (p, c, m) = (policy.clone(), certs.clone(), metrics.clone());

@@ -1,21 +1,25 @@
 //! HTTP routes and the TLS accept loop.
 //!
 //! `POST /mutate`, `POST /validate` (AdmissionReview v1), `GET /healthz`, `GET /readyz`,
-//! `GET /metrics`. Bodies above [`MAX_BODY_BYTES`] get 413; bodies that are not an
-//! AdmissionReview get 400 with the reason as plain text. The accept loop does each TLS
+//! `GET /metrics`. Bodies above [`MAX_BODY_BYTES`] get 413, on HTTP/1.1 with
+//! `Connection: close`; the rest of the body is read and discarded, within bounds, so that the
+//! client sees the 413 and not a connection or stream reset in the middle of its upload. Bodies
+//! that are not an AdmissionReview get 400 with the reason as plain text. Values echoed from a request are cut (see
+//! [`crate::truncate`]). The accept loop does each TLS
 //! handshake in its own task and serves HTTP/1.1 and HTTP/2; on shutdown it stops accepting,
 //! lets requests in flight finish and closes idle connections.
 
 use crate::admission::{self, Endpoint, Outcome, PatchEncoding, RequestMeta};
 use crate::metrics::{DefaultLabels, EndpointLabels, Metrics, RequestLabels, ViolationLabels};
 use crate::policy_store::PolicyStore;
+use crate::truncate::Truncated;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{StatusCode, header};
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use http_body_util::BodyExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
@@ -30,6 +34,13 @@ use tracing::{debug, info, warn};
 
 /// The largest request body accepted (the apiserver's own limit for an object is 3 MiB).
 pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// After a 413, how much more of the body is read and discarded so that the request ends
+/// normally; a client that sends more gets its connection (HTTP/1.1) or stream reset.
+const MAX_DISCARDED_BYTES: u64 = 64 * 1024 * 1024;
+
+/// How long, after a 413, the rest of the body may take to arrive.
+const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long a client may take to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -62,16 +73,104 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
-async fn mutate(state: State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn mutate(state: State<Arc<AppState>>, request: Request) -> Response {
+    let body = read_body(request).await;
     handle(Endpoint::Mutate, &state, body)
 }
 
-async fn validate(state: State<Arc<AppState>>, body: Result<Bytes, BytesRejection>) -> Response {
+async fn validate(state: State<Arc<AppState>>, request: Request) -> Response {
+    let body = read_body(request).await;
     handle(Endpoint::Validate, &state, body)
+}
+
+/// Why a request body was not read.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    /// Above [`MAX_BODY_BYTES`] (by its Content-Length, or as it arrived).
+    #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
+    TooLarge,
+    /// The connection failed while the body was read.
+    #[error("cannot read the request body: {0}")]
+    Read(String),
+}
+
+impl BodyError {
+    fn status(&self) -> StatusCode {
+        match self {
+            BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::Read(_) => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// A request body that failed to read, with what the answer needs to know.
+#[derive(Debug)]
+pub struct BodyFailure {
+    error: BodyError,
+    /// HTTP/1.x: answer with `Connection: close` (the connection cannot carry another request).
+    close: bool,
+}
+
+/// Reads the whole body, up to [`MAX_BODY_BYTES`]. After a 413 the rest of the body is
+/// discarded in the background (see [`discard`]).
+async fn read_body(request: Request) -> Result<Bytes, BodyFailure> {
+    let version = request.version();
+    let fail = |error| BodyFailure {
+        error,
+        close: version < Version::HTTP_2,
+    };
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let mut body = request.into_body();
+    let result = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        Err(BodyError::TooLarge)
+    } else {
+        collect_limited(&mut body).await
+    };
+    if matches!(result, Err(BodyError::TooLarge)) {
+        tokio::spawn(discard(body));
+    }
+    result.map_err(fail)
+}
+
+async fn collect_limited(body: &mut Body) -> Result<Bytes, BodyError> {
+    let mut buffer = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(|e| BodyError::Read(e.to_string()))?;
+        if let Ok(data) = frame.into_data() {
+            if buffer.len() + data.len() > MAX_BODY_BYTES {
+                return Err(BodyError::TooLarge);
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer.into())
+}
+
+/// Reads and drops what is left of a request body after a 413, so that the client's upload
+/// ends normally: clients report a reset that arrives during their upload (a TCP reset on
+/// HTTP/1.1, an RST_STREAM, even `NO_ERROR`, on HTTP/2) as an error instead of the response.
+/// Bounded by [`MAX_DISCARDED_BYTES`] and [`DISCARD_TIMEOUT`]; past either the connection or
+/// stream is reset.
+async fn discard(mut body: Body) {
+    let _ = tokio::time::timeout(DISCARD_TIMEOUT, async move {
+        let mut discarded = 0u64;
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                discarded += data.len() as u64;
+                if discarded > MAX_DISCARDED_BYTES {
+                    break;
+                }
+            }
+        }
+    })
+    .await;
 }
 
 async fn healthz() -> &'static str {
@@ -97,20 +196,23 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// A non-AdmissionReview answer (400 or 413) with its reason as text.
+/// A non-AdmissionReview answer (400 or 413) with its reason as text (built from values
+/// already cut, see [`crate::truncate`]); `close` adds
+/// `Connection: close` (HTTP/1.x only).
 fn reject(
     endpoint: Endpoint,
     metrics: &Metrics,
     started: Instant,
     status: StatusCode,
     reason: String,
+    close: bool,
 ) -> Response {
     metrics
         .requests
         .get_or_create(&RequestLabels {
             endpoint: endpoint.as_str(),
-            operation: String::new(),
-            kind: String::new(),
+            operation: "",
+            kind: "",
             decision: "invalid",
         })
         .inc();
@@ -121,7 +223,13 @@ fn reject(
         reason = %reason,
         "rejected request"
     );
-    (status, format!("{reason}\n")).into_response()
+    let mut response = (status, format!("{reason}\n")).into_response();
+    if close {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
 }
 
 fn observe(metrics: &Metrics, endpoint: Endpoint, started: Instant) {
@@ -133,14 +241,15 @@ fn observe(metrics: &Metrics, endpoint: Endpoint, started: Instant) {
         .observe(started.elapsed().as_secs_f64());
 }
 
-fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejection>) -> Response {
+fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BodyFailure>) -> Response {
     let started = Instant::now();
     let metrics = &state.metrics;
     let body = match body {
         Ok(body) => body,
-        Err(rejection) => {
-            let status = rejection.status();
-            return reject(endpoint, metrics, started, status, rejection.body_text());
+        Err(failure) => {
+            let status = failure.error.status();
+            let reason = failure.error.to_string();
+            return reject(endpoint, metrics, started, status, reason, failure.close);
         }
     };
     let request = match admission::parse_review(&body) {
@@ -152,6 +261,7 @@ fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
                 started,
                 StatusCode::BAD_REQUEST,
                 e.to_string(),
+                false,
             );
         }
     };
@@ -168,6 +278,7 @@ fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BytesRejecti
                 started,
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("cannot encode the response: {e}"),
+                false,
             );
         }
     };
@@ -182,8 +293,8 @@ fn record(endpoint: Endpoint, metrics: &Metrics, meta: &RequestMeta, outcome: &O
         .requests
         .get_or_create(&RequestLabels {
             endpoint: endpoint.as_str(),
-            operation: meta.operation.clone(),
-            kind: meta.kind.clone(),
+            operation: crate::metrics::operation_label(&meta.operation),
+            kind: crate::metrics::kind_label(&meta.kind),
             decision: outcome.decision.as_str(),
         })
         .inc();
@@ -208,18 +319,19 @@ fn record(endpoint: Endpoint, metrics: &Metrics, meta: &RequestMeta, outcome: &O
 
 /// Logs the decision. Never logs object contents: only kind, namespace, name, and for
 /// violations the rule, mode and field path (the message may quote values from the object).
+/// Every value from the request is cut (see [`crate::truncate`]).
 fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Instant) {
     let micros = started.elapsed().as_micros() as u64;
     for v in &outcome.violations {
         info!(
             endpoint = endpoint.as_str(),
-            uid = %meta.uid,
-            kind = %meta.kind,
-            namespace = %meta.namespace,
-            name = %meta.name,
+            uid = %Truncated(&meta.uid),
+            kind = %Truncated(&meta.kind),
+            namespace = %Truncated(&meta.namespace),
+            name = %Truncated(&meta.name),
             rule = v.rule.as_str(),
             mode = v.mode.as_str(),
-            field = %v.field,
+            field = %Truncated(&v.field),
             dry_run = meta.dry_run,
             "policy violation"
         );
@@ -228,11 +340,11 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
         ($level:ident) => {
             $level!(
                 endpoint = endpoint.as_str(),
-                uid = %meta.uid,
-                operation = %meta.operation,
-                kind = %meta.kind,
-                namespace = %meta.namespace,
-                name = %meta.name,
+                uid = %Truncated(&meta.uid),
+                operation = %Truncated(&meta.operation),
+                kind = %Truncated(&meta.kind),
+                namespace = %Truncated(&meta.namespace),
+                name = %Truncated(&meta.name),
                 decision = outcome.decision.as_str(),
                 skipped = outcome.skipped.unwrap_or(""),
                 defaults = outcome.applied_defaults.len(),

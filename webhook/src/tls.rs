@@ -5,6 +5,8 @@
 //! atomic symlink swap of a `..data` directory). [`CertStore::reload_if_changed`] re-reads both
 //! files by path, so it follows symlinks; a pair that does not load (a half-written file, a key
 //! that does not match the certificate) is refused and the previous certificate stays in use.
+//! So is a certificate that is expired or not valid yet, at start and on reload: serving it
+//! would only make every TLS handshake of the apiserver fail.
 //! New handshakes pick up the new certificate; established connections keep theirs.
 
 use rustls::crypto::CryptoProvider;
@@ -45,17 +47,92 @@ pub enum TlsError {
     #[error("{path}: cannot parse the certificate: {reason}")]
     BadCertificate { path: PathBuf, reason: String },
     #[allow(missing_docs)] // the message names each field
+    #[error("{path}: the certificate is {state}: it is valid from {not_before} to {not_after}")]
+    NotValidNow {
+        path: PathBuf,
+        state: Validity,
+        not_before: String,
+        not_after: String,
+    },
+    #[allow(missing_docs)] // the message names each field
     #[error("cannot build the TLS configuration: {0}")]
     Config(String),
 }
 
-/// A loaded certificate chain and key, with the leaf's notAfter.
+/// Where the current time falls in a certificate's validity window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Validity {
+    /// Before notBefore.
+    NotYetValid,
+    /// Between notBefore and notAfter.
+    Valid,
+    /// After notAfter.
+    Expired,
+}
+
+impl std::fmt::Display for Validity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Validity::NotYetValid => "not valid yet",
+            Validity::Valid => "valid",
+            Validity::Expired => "expired",
+        })
+    }
+}
+
+/// A Unix time as RFC 3339 (UTC), for messages; the number itself when out of range.
+pub fn rfc3339(unix_seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix_seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_seconds.to_string())
+}
+
+/// The current Unix time in seconds.
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+/// A loaded certificate chain and key, with the leaf's validity window.
 #[derive(Debug, Clone)]
 pub struct LoadedCert {
     /// The chain and signing key rustls serves.
     pub key: Arc<CertifiedKey>,
+    /// The leaf certificate's notBefore, Unix seconds.
+    pub not_before: i64,
     /// The leaf certificate's notAfter, Unix seconds.
     pub not_after: i64,
+}
+
+impl LoadedCert {
+    /// Where `now` (Unix seconds) falls in the leaf's validity window.
+    pub fn validity_at(&self, now: i64) -> Validity {
+        if now < self.not_before {
+            Validity::NotYetValid
+        } else if now > self.not_after {
+            Validity::Expired
+        } else {
+            Validity::Valid
+        }
+    }
+
+    /// `Ok` when the leaf is valid at `now`, else [`TlsError::NotValidNow`] naming `path`.
+    fn check_valid_at(&self, path: &Path, now: i64) -> Result<(), TlsError> {
+        match self.validity_at(now) {
+            Validity::Valid => Ok(()),
+            state => Err(TlsError::NotValidNow {
+                path: path.to_path_buf(),
+                state,
+                not_before: rfc3339(self.not_before),
+                not_after: rfc3339(self.not_after),
+            }),
+        }
+    }
 }
 
 /// The raw bytes of the files, to notice changes.
@@ -108,7 +185,7 @@ pub fn load_pair(
             reason: "the file holds no CERTIFICATE block".into(),
         });
     };
-    let not_after = not_after(leaf).map_err(|reason| TlsError::BadCertificate {
+    let (not_before, not_after) = validity(leaf).map_err(|reason| TlsError::BadCertificate {
         path: cert_path.to_path_buf(),
         reason,
     })?;
@@ -132,19 +209,25 @@ pub fn load_pair(
     })?;
     Ok(LoadedCert {
         key: Arc::new(certified),
+        not_before,
         not_after,
     })
 }
 
-/// The certificate's notAfter as Unix seconds.
-fn not_after(cert: &CertificateDer<'_>) -> Result<i64, String> {
+/// The certificate's notBefore and notAfter as Unix seconds.
+fn validity(cert: &CertificateDer<'_>) -> Result<(i64, i64), String> {
     let (_, parsed) = x509_parser::parse_x509_certificate(cert.as_ref())
         .map_err(|e| format!("invalid X.509: {e}"))?;
-    Ok(parsed.validity().not_after.timestamp())
+    let validity = parsed.validity();
+    Ok((
+        validity.not_before.timestamp(),
+        validity.not_after.timestamp(),
+    ))
 }
 
 impl CertStore {
-    /// Loads the pair; fails when it does not load (the server must not start without one).
+    /// Loads the pair; fails when it does not load or is not valid now (the server must not
+    /// start without a certificate it can serve).
     pub fn load(cert_path: &Path, key_path: &Path) -> Result<CertStore, TlsError> {
         let provider = provider();
         let fingerprint = Fingerprint {
@@ -158,6 +241,7 @@ impl CertStore {
             key_path,
             &fingerprint.key,
         )?;
+        loaded.check_valid_at(cert_path, unix_now())?;
         Ok(CertStore {
             cert_path: cert_path.to_path_buf(),
             key_path: key_path.to_path_buf(),
@@ -177,7 +261,9 @@ impl CertStore {
 
     /// Re-reads both files; when their contents changed since the last attempt, loads them.
     /// `Ok(None)`: unchanged. `Ok(Some(cert))`: swapped in. `Err`: refused, the previous
-    /// certificate stays in use (and the same broken contents are not reported again).
+    /// certificate stays in use (and the same broken contents are not reported again). A
+    /// certificate refused because it is not valid now is checked again on the next call, so
+    /// one issued a moment ahead of this clock is picked up once it becomes valid.
     pub fn reload_if_changed(&self) -> Result<Option<LoadedCert>, TlsError> {
         let fingerprint = Fingerprint {
             cert: read(&self.cert_path)?,
@@ -197,6 +283,15 @@ impl CertStore {
             &self.key_path,
             &fingerprint.key,
         )?;
+        if let Err(e) = loaded.check_valid_at(&self.cert_path, unix_now()) {
+            // Forget these contents so that the next call looks at them again.
+            self.last_seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .cert
+                .clear();
+            return Err(e);
+        }
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = loaded.clone();
         Ok(Some(loaded))
     }

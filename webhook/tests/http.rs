@@ -617,3 +617,310 @@ fn bad_usage_and_bad_files_exit_non_zero_with_a_reason() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("invalid policy"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_labels_are_bounded_for_unknown_kinds() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let before = client.get("/metrics").await.text().len();
+    // Reviews with made-up kinds and operations, each unique and 10 KB long.
+    for i in 0..20 {
+        let mut review = case("default-raw-job");
+        review["request"]["kind"]["kind"] = json!(format!("Kind{i}{}", "k".repeat(10_000)));
+        review["request"]["operation"] = json!(format!("OP{i}{}", "o".repeat(10_000)));
+        for endpoint in ["/mutate", "/validate"] {
+            assert_eq!(client.post(endpoint, &review).await.status, 200);
+        }
+    }
+    let text = client.get("/metrics").await.text();
+    assert!(!text.contains("Kind0"), "a request's kind became a label");
+    assert!(
+        !text.contains("OP0"),
+        "a request's operation became a label"
+    );
+    assert!(
+        text.len() < before + 8 * 1024,
+        "/metrics grew from {before} to {} bytes",
+        text.len()
+    );
+    let requests = "helm_hooks_webhook_requests_total";
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[("operation", "other"), ("kind", "other")]
+        ),
+        40.0
+    );
+    // Known kinds and operations keep their own label.
+    let mut pod = case("default-raw-pod");
+    pod["request"]["operation"] = json!("CREATE");
+    assert_eq!(client.post("/validate", &pod).await.status, 200);
+    let text = client.get("/metrics").await.text();
+    assert_eq!(
+        metric(
+            &text,
+            requests,
+            &[
+                ("endpoint", "validate"),
+                ("operation", "CREATE"),
+                ("kind", "Pod")
+            ]
+        ),
+        1.0
+    );
+}
+
+/// Runs `serve` on `leaf` until it exits or logs `listening` (then kills it): the exit code and
+/// stderr.
+fn serve_once(leaf: &support::Leaf) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tls.crt"), &leaf.cert_pem).unwrap();
+    std::fs::write(dir.path().join("tls.key"), &leaf.key_pem).unwrap();
+    let mut child = std::process::Command::new(support::binary())
+        .args(["serve", "--listen", "127.0.0.1:0", "--tls-cert"])
+        .arg(dir.path().join("tls.crt"))
+        .arg("--tls-key")
+        .arg(dir.path().join("tls.key"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expired_or_not_yet_valid_certificates_are_refused_at_start_and_on_reload() {
+    let now = time::OffsetDateTime::now_utc();
+    let day = time::Duration::days(1);
+    let ca = support::Ca::new("ca");
+    let expired = ca.leaf_between(now - 10 * day, now - day);
+    let not_yet = ca.leaf_between(now + day, now + 10 * day);
+    for (what, leaf) in [("expired", &expired), ("not valid yet", &not_yet)] {
+        let (code, stderr) = serve_once(leaf);
+        assert_eq!(code, Some(1), "{what}: started anyway:\n{stderr}");
+        assert!(stderr.contains("tls.crt"), "{what}: {stderr}");
+        assert!(stderr.contains(what), "{what}: {stderr}");
+        assert!(stderr.contains("valid from"), "{what}: {stderr}");
+    }
+
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let first = client.connect().await.unwrap().peer_cert;
+    let refusals = "certificate reload refused; the previous certificate stays in use";
+    for (version, leaf, count) in [("v2", &expired, 1), ("v3", &not_yet, 2)] {
+        support::install_cert_version(webhook.dir.path(), version, leaf);
+        wait_for("the refusal", Duration::from_secs(10), async || {
+            webhook.logs_with(refusals).len() >= count
+        })
+        .await;
+    }
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let logged = webhook.logs_with(refusals);
+    assert_eq!(logged.len(), 2, "one line per refusal: {logged:?}");
+    assert!(logged[0]["error"].as_str().unwrap().contains("expired"));
+    assert!(
+        logged[1]["error"]
+            .as_str()
+            .unwrap()
+            .contains("not valid yet")
+    );
+    assert_eq!(client.connect().await.unwrap().peer_cert, first);
+    let text = client.get("/metrics").await.text();
+    let reloads = "helm_hooks_webhook_certificate_reloads_total";
+    assert_eq!(metric(&text, reloads, &[("result", "failure")]), 2.0);
+    assert_eq!(metric(&text, reloads, &[("result", "success")]), 0.0);
+    let expiry = metric(&text, "helm_hooks_webhook_certificate_expiry_seconds", &[]);
+    assert!(expiry > 29.0 * 86400.0, "{expiry}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn certificate_expiring_within_7_days_is_warned_once() {
+    let webhook = Webhook::launch(support::Launch {
+        cert_days: 3,
+        ..support::Launch::default()
+    });
+    let warning = "serving certificate expires soon";
+    wait_for("the warning", Duration::from_secs(5), async || {
+        !webhook.logs_with(warning).is_empty()
+    })
+    .await;
+    // Several reload polls later, still one line.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let logged = webhook.logs_with(warning);
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0]["not_after"].is_string(), "{}", logged[0]);
+    // A renewed certificate is not warned about.
+    support::install_cert_version(webhook.dir.path(), "v2", &webhook.ca.leaf(30));
+    wait_for("the reload", Duration::from_secs(10), async || {
+        !webhook.logs_with("serving certificate reloaded").is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(webhook.logs_with(warning).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_log_escapes_control_characters() {
+    let webhook = Webhook::launch(support::Launch {
+        text_logs: true,
+        ..support::Launch::default()
+    });
+    let client = webhook.client();
+    let forged = "2026-01-01T00:00:00.000000Z  INFO forged";
+    let evil = format!("evil\n{forged} name=x\x1b[2J\r\u{7f}");
+    let mut review = case("rule-privileged");
+    review["request"]["name"] = json!(evil);
+    review["request"]["namespace"] = json!(evil);
+    assert_eq!(client.post("/validate", &review).await.status, 200);
+    // The same in a value that is echoed in a refusal.
+    let mut bad = case("default-raw-job");
+    bad["apiVersion"] = json!(evil);
+    assert_eq!(client.post("/mutate", &bad).await.status, 400);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let logs: Vec<String> = webhook
+        .logs
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap_or_default().to_string())
+        .collect();
+    let violation = logs
+        .iter()
+        .find(|l| l.contains("policy violation"))
+        .expect("violation logged");
+    assert!(violation.contains(r"evil\n2026"), "{violation}");
+    assert!(
+        logs.iter()
+            .any(|l| l.contains("rejected request") && l.contains(r"evil\n"))
+    );
+    for line in &logs {
+        assert!(!line.starts_with(forged), "a forged line: {line}");
+        assert!(
+            !line.chars().any(|c| c.is_control()),
+            "a control character in {line:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_bodies_get_413_on_http1_and_http2_with_connection_close_on_http1() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let mut big = case("default-raw-job");
+    big["request"]["object"]["metadata"]["annotations"]["padding"] =
+        json!("x".repeat(3 * 1024 * 1024 + 100));
+    let body = serde_json::to_vec(&big).unwrap();
+
+    // HTTP/1.1: 413 and `Connection: close` (the rest of the body is not read).
+    let mut tls = client.tls().await.unwrap();
+    let head = format!(
+        "POST /validate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+        body.len()
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let _ = tls.write_all(&body).await;
+    let _ = tls.flush().await;
+    let mut response = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), tls.read_to_end(&mut response)).await;
+    let response = String::from_utf8_lossy(&response).to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 413"), "{response}");
+    assert!(response.contains("\r\nconnection: close\r\n"), "{response}");
+
+    // HTTP/2, as the apiserver speaks it: 413, not a stream reset.
+    for endpoint in ["/validate", "/mutate"] {
+        let response = client
+            .h2_request("POST", endpoint, body.clone())
+            .await
+            .unwrap_or_else(|e| panic!("{endpoint} over HTTP/2: {e}"));
+        assert_eq!(response.status, 413, "{}", response.text());
+    }
+    // Frame by frame: the 413 arrives while the body is still being sent, and the stream is not
+    // reset under the client (curl, for one, reports such a reset as an error, even NO_ERROR).
+    let (h2, conn) = h2::client::handshake(client.h2_tls().await.unwrap())
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let mut h2 = h2.ready().await.unwrap();
+    let total = 40 * 1024 * 1024;
+    let request = hyper::Request::post(format!("https://{}/validate", webhook.addr))
+        .header("content-length", total)
+        .body(())
+        .unwrap();
+    let (response, mut stream) = h2.send_request(request, false).unwrap();
+    let chunk = bytes::Bytes::from(vec![b'x'; 64 * 1024]);
+    let chunks = total / chunk.len();
+    for _ in 0..chunks / 2 {
+        stream.send_data(chunk.clone(), false).unwrap();
+    }
+    let response = tokio::time::timeout(Duration::from_secs(10), response)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for i in chunks / 2..chunks {
+        stream
+            .send_data(chunk.clone(), i + 1 == chunks)
+            .unwrap_or_else(|e| panic!("the stream was reset under the client: {e}"));
+    }
+
+    // A body of the same size without the padding beyond 3 MiB is still answered over HTTP/2.
+    let fine = client
+        .h2_request(
+            "POST",
+            "/mutate",
+            serde_json::to_vec(&case("default-raw-job")).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fine.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echoed_values_are_bounded_in_responses_and_logs() {
+    let webhook = Webhook::start(None, &[]);
+    let client = webhook.client();
+    let huge = "v".repeat(2 * 1024 * 1024);
+    let mut bad_version = case("default-raw-job");
+    bad_version["apiVersion"] = json!(huge);
+    let bad_request =
+        json!({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": huge});
+    for (what, review) in [("apiVersion", &bad_version), ("request", &bad_request)] {
+        let response = client.post("/validate", review).await;
+        assert_eq!(response.status, 400, "{what}");
+        let text = response.text();
+        assert!(text.len() < 2048, "{what}: a {} byte 400 body", text.len());
+        assert!(text.contains("vvvv…("), "{what}: {text}");
+        assert!(text.contains(" bytes)"), "{what}: {text}");
+    }
+    // Kind, namespace and name of a review are logged, and the name is in the denial.
+    let mut review = case("rule-privileged");
+    review["request"]["kind"]["kind"] = json!("K".repeat(500_000));
+    review["request"]["namespace"] = json!("n".repeat(500_000));
+    review["request"]["object"]["metadata"]["name"] = json!("a".repeat(500_000));
+    review["request"].as_object_mut().unwrap().remove("name");
+    let response = client.post("/validate", &review).await.json();
+    assert_eq!(response["response"]["allowed"], false);
+    let message = response["response"]["status"]["message"].as_str().unwrap();
+    assert!(message.len() < 4096, "a {} byte denial", message.len());
+    assert!(message.contains("aaaa…(500004 bytes)"), "{message}"); // Job/aaa…
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for line in webhook.logs.lock().unwrap().iter() {
+        let line = line.to_string();
+        assert!(
+            line.len() < 4096,
+            "a {} byte log line: {}…",
+            line.len(),
+            &line[..200]
+        );
+    }
+}

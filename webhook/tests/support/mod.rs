@@ -40,14 +40,26 @@ impl Ca {
 
     /// A leaf for 127.0.0.1 and localhost, valid for `days`.
     pub fn leaf(&self, days: i64) -> Leaf {
+        let now = time::OffsetDateTime::now_utc();
+        self.leaf_between(
+            now - time::Duration::hours(1),
+            now + time::Duration::days(days),
+        )
+    }
+
+    /// A leaf for 127.0.0.1 and localhost, valid from `not_before` to `not_after`.
+    pub fn leaf_between(
+        &self,
+        not_before: time::OffsetDateTime,
+        not_after: time::OffsetDateTime,
+    ) -> Leaf {
         let mut params =
             CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()]).unwrap();
         params
             .distinguished_name
             .push(DnType::CommonName, "helm-hooks-webhook");
-        let now = time::OffsetDateTime::now_utc();
-        params.not_before = now - time::Duration::hours(1);
-        params.not_after = now + time::Duration::days(days);
+        params.not_before = not_before;
+        params.not_after = not_after;
         let key = KeyPair::generate().unwrap();
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {
@@ -110,20 +122,73 @@ pub fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_helm-hooks-webhook"))
 }
 
+/// How to start a [`Webhook`] (see [`Webhook::launch`]).
+pub struct Launch<'a> {
+    /// Written to `policy.yaml` and passed with --policy when given.
+    pub policy: Option<&'a str>,
+    /// More flags of `serve`.
+    pub extra: &'a [&'a str],
+    /// Validity of the serving certificate, in days.
+    pub cert_days: i64,
+    /// `--log-format text` instead of json (lines are then kept as JSON strings).
+    pub text_logs: bool,
+    /// The open-file limit (`ulimit -n`) of the webhook process, when given.
+    pub open_files: Option<u32>,
+}
+
+impl Default for Launch<'_> {
+    fn default() -> Self {
+        Launch {
+            policy: None,
+            extra: &[],
+            cert_days: 30,
+            text_logs: false,
+            open_files: None,
+        }
+    }
+}
+
 impl Webhook {
     /// Starts the webhook with a fresh CA and certificate; `policy` is written to a file and
     /// passed with --policy when given. Waits until it logs `listening`.
     pub fn start(policy: Option<&str>, extra: &[&str]) -> Webhook {
+        Webhook::launch(Launch {
+            policy,
+            extra,
+            ..Launch::default()
+        })
+    }
+
+    /// Starts the webhook as `launch` says. Waits until it logs `listening`.
+    pub fn launch(launch: Launch<'_>) -> Webhook {
+        let Launch {
+            policy,
+            extra,
+            cert_days,
+            text_logs,
+            open_files,
+        } = launch;
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("helm-hooks test CA");
-        let leaf = ca.leaf(30);
+        let leaf = ca.leaf(cert_days);
         // Laid out like a kubelet secret volume: tls.crt -> ..data/tls.crt, ..data -> ..v1.
         install_cert_version(dir.path(), "v1", &leaf);
         std::os::unix::fs::symlink("..data/tls.crt", dir.path().join("tls.crt")).unwrap();
         std::os::unix::fs::symlink("..data/tls.key", dir.path().join("tls.key")).unwrap();
-        let mut cmd = Command::new(binary());
+        let mut cmd = match open_files {
+            // `ulimit` is a shell builtin; `exec` keeps the webhook's pid the child's pid.
+            Some(limit) => {
+                let mut cmd = Command::new("sh");
+                cmd.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary());
+                cmd
+            }
+            None => Command::new(binary()),
+        };
+        let format = if text_logs { "text" } else { "json" };
         cmd.arg("serve")
-            .args(["--listen", "127.0.0.1:0", "--log-format", "json"])
+            .args(["--listen", "127.0.0.1:0", "--log-format", format])
             .arg("--tls-cert")
             .arg(dir.path().join("tls.crt"))
             .arg("--tls-key")
@@ -151,6 +216,13 @@ impl Webhook {
                         serde_json::from_str(&line).unwrap_or_else(|_| Value::String(line.clone()));
                     if value["message"] == "listening" {
                         let _ = tx.send(value["addr"].as_str().unwrap().to_string());
+                    } else if let Some(addr) = line
+                        .contains(" listening")
+                        .then(|| line.split_once("addr=").map(|(_, rest)| rest))
+                        .flatten()
+                        .and_then(|rest| rest.split_whitespace().next())
+                    {
+                        let _ = tx.send(addr.to_string());
                     }
                     logs.lock().unwrap().push(value);
                 }
@@ -254,6 +326,8 @@ impl Response {
 pub struct Client {
     addr: std::net::SocketAddr,
     connector: tokio_rustls::TlsConnector,
+    /// The same, offering only `h2` by ALPN.
+    h2_connector: tokio_rustls::TlsConnector,
 }
 
 /// One keep-alive HTTP/1.1 connection.
@@ -288,10 +362,67 @@ impl Client {
         // No session resumption: every connection is a full handshake, so the test sees the
         // certificate the server serves now (a resumed session reports the original one).
         config.resumption = rustls::client::Resumption::disabled();
+        let mut h2 = config.clone();
+        h2.alpn_protocols = vec![b"h2".to_vec()];
         Client {
             addr,
             connector: tokio_rustls::TlsConnector::from(Arc::new(config)),
+            h2_connector: tokio_rustls::TlsConnector::from(Arc::new(h2)),
         }
+    }
+
+    /// A TLS stream to the webhook that negotiated `h2` by ALPN.
+    pub async fn h2_tls(
+        &self,
+    ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, String> {
+        let tcp = tokio::net::TcpStream::connect(self.addr)
+            .await
+            .map_err(|e| e.to_string())?;
+        let tls = self
+            .h2_connector
+            .connect(ServerName::IpAddress(self.addr.ip().into()), tcp)
+            .await
+            .map_err(|e| format!("TLS: {e}"))?;
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        Ok(tls)
+    }
+
+    /// One request over HTTP/2 on a fresh connection, as the apiserver sends them.
+    pub async fn h2_request(
+        &self,
+        method: &str,
+        path: &str,
+        body: Vec<u8>,
+    ) -> Result<Response, String> {
+        use http_body_util::BodyExt as _;
+        let tls = self.h2_tls().await?;
+        let (mut sender, conn) = hyper::client::conn::http2::handshake(
+            hyper_util::rt::TokioExecutor::new(),
+            hyper_util::rt::TokioIo::new(tls),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let request = hyper::Request::builder()
+            .method(method)
+            .uri(format!("https://{}{path}", self.addr))
+            .header("content-type", "application/json")
+            .header("content-length", body.len())
+            .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+            .unwrap();
+        let response = sender
+            .send_request(request)
+            .await
+            .map_err(|e| e.to_string())?;
+        let status = response.status().as_u16();
+        let body = response
+            .into_body()
+            .collect()
+            .await
+            .map_err(|e| e.to_string())?
+            .to_bytes()
+            .to_vec();
+        Ok(Response { status, body })
     }
 
     /// A TLS stream to the webhook.
