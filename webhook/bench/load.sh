@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Loopback HTTPS load test of helm-hooks-webhook (design.md §8): start-up to ready, throughput,
+# Loopback HTTPS load test of helm-hooks-webhook: start-up to ready, throughput,
 # p50/p99 at a fixed 2,000 reviews/s (open loop, wrk2-style), and the webhook's peak RSS.
 # Everything runs on 127.0.0.1 and is bounded in time (about 30 s with the defaults).
 #

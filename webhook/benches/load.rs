@@ -1,4 +1,4 @@
-//! Loopback HTTPS load generator for the webhook binary (design.md §8), bounded in count and
+//! Loopback HTTPS load generator for the webhook binary, bounded in count and
 //! time, 127.0.0.1 only. Run through `webhook/bench/load.sh` or
 //! `cargo bench -p helm-hooks-webhook --bench load`.
 //!

@@ -1,6 +1,6 @@
 //! In-process cost of one admission review of a realistic hook Job (as the apiserver sends
 //! it, after its defaulting): parse the AdmissionReview, evaluate the policy, build and
-//! serialize the response. Target (design.md §8): ≤ 20 µs median.
+//! serialize the response. Target: ≤ 20 µs median.
 //!
 //! `cargo bench -p helm-hooks-webhook --bench review`
 
