@@ -2,7 +2,7 @@
 //!
 //! The core library ([`helm_hooks::policy`]) decides; this crate only moves bytes between the
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
-//! ([`server`]), TLS with certificate hot reload ([`tls`]), policy hot reload
+//! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot reload ([`tls`]), policy hot reload
 //! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
 //! graceful shutdown ([`shutdown`]), bounds on echoed values ([`truncate`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
@@ -12,6 +12,7 @@
 pub mod admission;
 pub mod certs;
 pub mod cli;
+pub mod connections;
 pub mod logging;
 pub mod metrics;
 pub mod policy_store;
@@ -95,6 +96,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         ready: AtomicBool::new(false),
         patch_encoding: options.patch_encoding,
+        body_timeout: options.limits.body_timeout,
     });
     let reloader = tokio::spawn(reload::watch(
         policy.clone(),
@@ -107,6 +109,7 @@ pub async fn serve(
         addr = %addr,
         policy = %options.policy.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
         not_after = certs.current().not_after,
+        max_connections = options.limits.max_connections,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "listening"
     );
@@ -115,6 +118,8 @@ pub async fn serve(
         listener,
         acceptor,
         server::router(state),
+        options.limits,
+        metrics.clone(),
         async move {
             shutdown.await;
             ready.ready.store(false, Ordering::Relaxed);
