@@ -2,9 +2,10 @@
 //!
 //! The core library ([`helm_hooks::policy`]) decides; this crate only moves bytes between the
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
-//! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot reload ([`tls`]), policy hot reload
-//! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
-//! graceful shutdown ([`shutdown`]), bounds on echoed values ([`truncate`]); serving certificates for installs without cert-manager
+//! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot
+//! reload ([`tls`]), policy hot reload ([`policy_store`], [`reload`]), Prometheus metrics
+//! ([`metrics`]), logs ([`logging`]), bounds on values echoed from requests ([`truncate`]) and
+//! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -2,14 +2,14 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `requests_total` | endpoint, operation, kind, decision (operation and kind from closed sets, see [`operation_label`] and [`kind_label`]) |
+//! | `requests_total` | endpoint, decision, operation ([`operation_label`]), kind ([`kind_label`])|
 //! | `request_duration_seconds` (histogram) | endpoint |
 //! | `violations_total` | rule, mode (counted on `/validate` only, once per admission) |
 //! | `defaults_applied_total` | default (per patch returned by `/mutate`) |
 //! | `policy_reloads_total`, `certificate_reloads_total` | result = success, failure |
 //! | `certificate_expiry_seconds` (gauge) | — seconds until the serving certificate's notAfter |
 //! | `connections` (gauge) | — connections open now |
-//! | `connections_shed_total` | action = displaced (a connection without a request closed to make room), refused (a new connection closed at the cap) |
+//! | `connections_shed_total` | action = displaced, refused (see [`ShedLabels`]) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;

@@ -4,10 +4,12 @@
 //! `GET /metrics`. Bodies above [`MAX_BODY_BYTES`] get 413, on HTTP/1.1 with
 //! `Connection: close`; the rest of the body is read and discarded, within bounds, so that the
 //! client sees the 413 and not a connection or stream reset in the middle of its upload. Bodies
-//! that are not an AdmissionReview get 400 with the reason as plain text. Values echoed from a request are cut (see
-//! [`crate::truncate`]). The accept loop does each TLS
-//! handshake in its own task and serves HTTP/1.1 and HTTP/2; on shutdown it stops accepting,
-//! lets requests in flight finish and closes idle connections.
+//! that are not an AdmissionReview get 400 with the reason as plain text. Values echoed from a
+//! request are cut (see [`crate::truncate`]).
+//!
+//! The accept loop does each TLS handshake in its own task and serves HTTP/1.1 and HTTP/2, with
+//! a deadline on every phase and a cap on open connections (see [`serve`], [`Limits`]); on
+//! shutdown it stops accepting, lets requests in flight finish and closes idle connections.
 
 use crate::admission::{self, Endpoint, Outcome, PatchEncoding, RequestMeta};
 use crate::connections::{Admission, Slot, Tracker};
@@ -229,9 +231,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// A non-AdmissionReview answer (400 or 413) with its reason as text (built from values
-/// already cut, see [`crate::truncate`]); `close` adds
-/// `Connection: close` (HTTP/1.x only).
+/// A non-AdmissionReview answer (400, 408, 413) with its reason as text (built from values
+/// already cut, see [`crate::truncate`]); `close` adds `Connection: close` (HTTP/1.x only).
 fn reject(
     endpoint: Endpoint,
     metrics: &Metrics,
