@@ -15,6 +15,26 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::Notify;
 use tokio::time::{Duration, Instant};
 
+/// The process's soft limit on open files (`ulimit -n`), where the system tells it
+/// (`/proc/self/limits` on Linux).
+pub fn open_file_limit() -> Option<u64> {
+    parse_open_file_limit(&std::fs::read_to_string("/proc/self/limits").ok()?)
+}
+
+/// The soft limit from the text of `/proc/<pid>/limits` (`None` when unlimited or absent).
+fn parse_open_file_limit(limits: &str) -> Option<u64> {
+    let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+    line["Max open files".len()..]
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Descriptors the webhook needs besides its connections: listener, runtime, stdio, the files
+/// it reloads, with room to spare.
+pub const RESERVED_FILES: u64 = 64;
+
 /// What [`Tracker::admit`] decided about a new connection.
 #[derive(Debug)]
 pub enum Admission {
@@ -220,6 +240,19 @@ impl Drop for InFlight {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_open_file_limit_is_read_from_proc_limits() {
+        let text = "Limit                     Soft Limit           Hard Limit           Units     \n\
+                    Max processes             127540               127540               processes \n\
+                    Max open files            1024                 524288               files     \n";
+        assert_eq!(parse_open_file_limit(text), Some(1024));
+        assert_eq!(
+            parse_open_file_limit("Max open files  unlimited  unlimited  files\n"),
+            None
+        );
+        assert_eq!(parse_open_file_limit(""), None);
+    }
 
     fn slot(admission: Admission) -> Slot {
         match admission {

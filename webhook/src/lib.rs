@@ -30,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Runs the command line; the exit code is 0 on success, 1 on a failure while running and 2
 /// on bad usage.
@@ -105,6 +105,17 @@ pub async fn serve(
         metrics.clone(),
         options.reload_interval,
     ));
+    if let Some(files) = connections::open_file_limit() {
+        let max = options.limits.max_connections as u64;
+        if max + connections::RESERVED_FILES > files {
+            warn!(
+                max_connections = max,
+                open_file_limit = files,
+                "--max-connections is above what the open-file limit allows: accepting will fail \
+                 for lack of descriptors before the cap is reached; raise the limit or lower the cap"
+            );
+        }
+    }
     state.ready.store(true, Ordering::Relaxed);
     info!(
         addr = %addr,

@@ -1235,6 +1235,13 @@ async fn accept_errors_are_rate_limited_when_out_of_file_descriptors() {
         open_files: Some(64),
         ..support::Launch::default()
     });
+    // Said at start.
+    let warning = webhook.logs_with(
+        "--max-connections is above what the open-file limit allows: accepting will fail for \
+         lack of descriptors before the cap is reached; raise the limit or lower the cap",
+    );
+    assert_eq!(warning.len(), 1, "{}", webhook.all_logs());
+    assert_eq!(warning[0]["open_file_limit"], 64);
     let client = webhook.client();
     let mut flood = Vec::new();
     for _ in 0..100 {
