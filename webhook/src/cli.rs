@@ -1,6 +1,7 @@
 //! Command line: clap flags, and their validation into [`ServeOptions`].
 
 use crate::admission::PatchEncoding;
+use crate::server::Limits;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -93,6 +94,27 @@ pub struct ServeArgs {
     /// before draining, while Kubernetes removes the Pod from the Service's endpoints.
     #[arg(long, value_name = "SECONDS", default_value = "0")]
     pub shutdown_delay: String,
+    /// How long a client may take to finish the TLS handshake, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "10")]
+    pub handshake_timeout: String,
+    /// How long an HTTP/1.1 client may take to send a request's headers, in seconds; also how
+    /// long a keep-alive connection may wait for its next request (keep it above the
+    /// apiserver's idle timeout of 90 s).
+    #[arg(long, value_name = "SECONDS", default_value = "120")]
+    pub header_timeout: String,
+    /// How long a request body may take to arrive once its headers are in, in seconds
+    /// (408 after that).
+    #[arg(long, value_name = "SECONDS", default_value = "10")]
+    pub body_timeout: String,
+    /// How long a connection may go without a request, in seconds (HTTP/2 connections get a
+    /// GOAWAY; keep it above the apiserver's idle timeout of 90 s).
+    #[arg(long, value_name = "SECONDS", default_value = "120")]
+    pub idle_timeout: String,
+    /// The most connections open at once. Beyond it a new connection displaces the oldest one
+    /// that has not sent a request yet, or is closed at once when there is none.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
     /// Encoding of the `patch` field (compatibility testing only: keep base64).
     #[arg(long, value_enum, default_value_t = PatchEncoding::Base64, hide = true)]
     pub patch_encoding: PatchEncoding,
@@ -130,6 +152,8 @@ pub struct ServeOptions {
     pub shutdown_delay: Duration,
     /// Encoding of `patch` in responses.
     pub patch_encoding: PatchEncoding,
+    /// Timeouts and the connection cap.
+    pub limits: Limits,
 }
 
 fn seconds(flag: &'static str, value: &str) -> Result<Duration, OptionsError> {
@@ -167,6 +191,13 @@ impl TryFrom<ServeArgs> for ServeOptions {
                 seconds("shutdown-delay", &args.shutdown_delay)?
             },
             patch_encoding: args.patch_encoding,
+            limits: Limits {
+                handshake_timeout: seconds("handshake-timeout", &args.handshake_timeout)?,
+                header_timeout: seconds("header-timeout", &args.header_timeout)?,
+                body_timeout: seconds("body-timeout", &args.body_timeout)?,
+                idle_timeout: seconds("idle-timeout", &args.idle_timeout)?,
+                max_connections: args.max_connections as usize,
+            },
         })
     }
 }
@@ -206,6 +237,7 @@ mod tests {
         assert_eq!(o.reload_interval, Duration::from_millis(500));
         assert_eq!(o.patch_encoding, PatchEncoding::Base64);
         assert!(o.policy.is_none());
+        assert_eq!(o.limits, Limits::default());
     }
 
     #[test]

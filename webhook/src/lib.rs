@@ -2,9 +2,10 @@
 //!
 //! The core library ([`helm_hooks::policy`]) decides; this crate only moves bytes between the
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
-//! ([`server`]), TLS with certificate hot reload ([`tls`]), policy hot reload
-//! ([`policy_store`], [`reload`]), Prometheus metrics ([`metrics`]), logs ([`logging`]) and
-//! graceful shutdown ([`shutdown`]), bounds on echoed values ([`truncate`]); serving certificates for installs without cert-manager
+//! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot
+//! reload ([`tls`]), policy hot reload ([`policy_store`], [`reload`]), Prometheus metrics
+//! ([`metrics`]), logs ([`logging`]), bounds on values echoed from requests ([`truncate`]) and
+//! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -12,6 +13,7 @@
 pub mod admission;
 pub mod certs;
 pub mod cli;
+pub mod connections;
 pub mod logging;
 pub mod metrics;
 pub mod policy_store;
@@ -28,7 +30,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 /// Runs the command line; the exit code is 0 on success, 1 on a failure while running and 2
 /// on bad usage.
@@ -95,6 +97,7 @@ pub async fn serve(
         metrics: metrics.clone(),
         ready: AtomicBool::new(false),
         patch_encoding: options.patch_encoding,
+        body_timeout: options.limits.body_timeout,
     });
     let reloader = tokio::spawn(reload::watch(
         policy.clone(),
@@ -102,11 +105,23 @@ pub async fn serve(
         metrics.clone(),
         options.reload_interval,
     ));
+    if let Some(files) = connections::open_file_limit() {
+        let max = options.limits.max_connections as u64;
+        if max + connections::RESERVED_FILES > files {
+            warn!(
+                max_connections = max,
+                open_file_limit = files,
+                "--max-connections is above what the open-file limit allows: accepting will fail \
+                 for lack of descriptors before the cap is reached; raise the limit or lower the cap"
+            );
+        }
+    }
     state.ready.store(true, Ordering::Relaxed);
     info!(
         addr = %addr,
         policy = %options.policy.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
         not_after = certs.current().not_after,
+        max_connections = options.limits.max_connections,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
         "listening"
     );
@@ -115,6 +130,8 @@ pub async fn serve(
         listener,
         acceptor,
         server::router(state),
+        options.limits,
+        metrics.clone(),
         async move {
             shutdown.await;
             ready.ready.store(false, Ordering::Relaxed);

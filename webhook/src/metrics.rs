@@ -2,12 +2,14 @@
 //!
 //! | metric | labels |
 //! |---|---|
-//! | `requests_total` | endpoint, operation, kind, decision (operation and kind from closed sets, see [`operation_label`] and [`kind_label`]) |
+//! | `requests_total` | endpoint, decision, operation ([`operation_label`]), kind ([`kind_label`])|
 //! | `request_duration_seconds` (histogram) | endpoint |
 //! | `violations_total` | rule, mode (counted on `/validate` only, once per admission) |
 //! | `defaults_applied_total` | default (per patch returned by `/mutate`) |
 //! | `policy_reloads_total`, `certificate_reloads_total` | result = success, failure |
 //! | `certificate_expiry_seconds` (gauge) | — seconds until the serving certificate's notAfter |
+//! | `connections` (gauge) | — connections open now |
+//! | `connections_shed_total` | action = displaced, refused (see [`ShedLabels`]) |
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::encoding::text::encode;
@@ -111,6 +113,23 @@ pub struct ResultLabels {
     pub result: &'static str,
 }
 
+/// Labels of `connections_shed_total`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ShedLabels {
+    /// displaced or refused.
+    pub action: &'static str,
+}
+
+impl ShedLabels {
+    /// A connection without a request was closed to make room for a new one.
+    pub const DISPLACED: ShedLabels = ShedLabels {
+        action: "displaced",
+    };
+    /// A new connection was closed at once: the cap was reached and every connection had sent
+    /// a request.
+    pub const REFUSED: ShedLabels = ShedLabels { action: "refused" };
+}
+
 /// Every metric of the webhook, plus the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -127,6 +146,10 @@ pub struct Metrics {
     /// `certificate_reloads_total`.
     pub certificate_reloads: Family<ResultLabels, Counter>,
     certificate_expiry: Gauge<f64, AtomicU64>,
+    /// `connections`.
+    pub connections_open: Gauge,
+    /// `connections_shed_total`.
+    pub connections_shed: Family<ShedLabels, Counter>,
     /// The serving certificate's notAfter, Unix seconds (`i64::MIN` until one is loaded).
     not_after: AtomicI64,
 }
@@ -192,8 +215,22 @@ impl Metrics {
             "Seconds until the serving certificate expires (negative once expired)",
             certificate_expiry.clone(),
         );
+        let connections_open = Gauge::default();
+        registry.register(
+            "connections",
+            "Connections open now",
+            connections_open.clone(),
+        );
+        let connections_shed = Family::<ShedLabels, Counter>::default();
+        registry.register(
+            "connections_shed",
+            "Connections closed at the connection cap, by action",
+            connections_shed.clone(),
+        );
         Metrics {
             registry,
+            connections_open,
+            connections_shed,
             requests,
             duration,
             violations,
@@ -208,6 +245,11 @@ impl Metrics {
     /// Records the serving certificate's notAfter (Unix seconds).
     pub fn set_certificate_not_after(&self, unix_seconds: i64) {
         self.not_after.store(unix_seconds, Ordering::Relaxed);
+    }
+
+    /// Counts a connection shed at the cap.
+    pub fn shed(&self, labels: ShedLabels) {
+        self.connections_shed.get_or_create(&labels).inc();
     }
 
     /// A reload counter's labels.

@@ -4,13 +4,18 @@
 //! `GET /metrics`. Bodies above [`MAX_BODY_BYTES`] get 413, on HTTP/1.1 with
 //! `Connection: close`; the rest of the body is read and discarded, within bounds, so that the
 //! client sees the 413 and not a connection or stream reset in the middle of its upload. Bodies
-//! that are not an AdmissionReview get 400 with the reason as plain text. Values echoed from a request are cut (see
-//! [`crate::truncate`]). The accept loop does each TLS
-//! handshake in its own task and serves HTTP/1.1 and HTTP/2; on shutdown it stops accepting,
-//! lets requests in flight finish and closes idle connections.
+//! that are not an AdmissionReview get 400 with the reason as plain text. Values echoed from a
+//! request are cut (see [`crate::truncate`]).
+//!
+//! The accept loop does each TLS handshake in its own task and serves HTTP/1.1 and HTTP/2, with
+//! a deadline on every phase and a cap on open connections (see [`serve`], [`Limits`]); on
+//! shutdown it stops accepting, lets requests in flight finish and closes idle connections.
 
 use crate::admission::{self, Endpoint, Outcome, PatchEncoding, RequestMeta};
-use crate::metrics::{DefaultLabels, EndpointLabels, Metrics, RequestLabels, ViolationLabels};
+use crate::connections::{Admission, Slot, Tracker};
+use crate::metrics::{
+    DefaultLabels, EndpointLabels, Metrics, RequestLabels, ShedLabels, ViolationLabels,
+};
 use crate::policy_store::PolicyStore;
 use crate::truncate::Truncated;
 use axum::Router;
@@ -22,13 +27,12 @@ use axum::routing::{get, post};
 use http_body_util::BodyExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tokio::net::TcpListener;
+use tokio::time::Instant as TokioInstant;
 use tokio_rustls::TlsAcceptor;
 use tracing::{debug, info, warn};
 
@@ -42,14 +46,37 @@ const MAX_DISCARDED_BYTES: u64 = 64 * 1024 * 1024;
 /// How long, after a 413, the rest of the body may take to arrive.
 const DISCARD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// How long a client may take to finish the TLS handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeouts on every phase of a connection, and the connection cap (`serve` flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// How long a client may take to finish the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// How long an HTTP/1 connection may sit between requests or take to send a request's
+    /// headers. hyper runs one timer for both, so it doubles as the keep-alive idle timeout: it
+    /// must stay above the apiserver's client idle timeout (Go's transport: 90 s), or the
+    /// webhook could close an idle connection just as the apiserver reuses it and fail that
+    /// admission call.
+    pub header_timeout: Duration,
+    /// How long a request body may take to arrive once the headers are in (then 408).
+    pub body_timeout: Duration,
+    /// How long a connection may go without a request in flight or a new one (then it is shut
+    /// down gracefully: HTTP/2 gets a GOAWAY). Same constraint as `header_timeout`.
+    pub idle_timeout: Duration,
+    /// The most connections open at once (see [`serve`]).
+    pub max_connections: usize,
+}
 
-/// How long an HTTP/1 connection may sit between requests or take to send a request's headers.
-/// hyper runs one timer for both, so it doubles as the keep-alive idle timeout: it must stay
-/// above the apiserver's client idle timeout (Go's transport: 90 s), or the webhook could
-/// close an idle connection just as the apiserver reuses it and fail that admission call.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(120);
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            handshake_timeout: Duration::from_secs(10),
+            header_timeout: Duration::from_secs(120),
+            body_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(120),
+            max_connections: 512,
+        }
+    }
+}
 
 /// What the handlers share.
 #[derive(Debug)]
@@ -63,6 +90,8 @@ pub struct AppState {
     pub ready: AtomicBool,
     /// Encoding of `patch` in responses.
     pub patch_encoding: PatchEncoding,
+    /// How long a request body may take to arrive ([`Limits::body_timeout`]).
+    pub body_timeout: Duration,
 }
 
 /// The routes.
@@ -77,12 +106,12 @@ pub fn router(state: Arc<AppState>) -> Router {
 }
 
 async fn mutate(state: State<Arc<AppState>>, request: Request) -> Response {
-    let body = read_body(request).await;
+    let body = read_body(request, state.body_timeout).await;
     handle(Endpoint::Mutate, &state, body)
 }
 
 async fn validate(state: State<Arc<AppState>>, request: Request) -> Response {
-    let body = read_body(request).await;
+    let body = read_body(request, state.body_timeout).await;
     handle(Endpoint::Validate, &state, body)
 }
 
@@ -92,6 +121,9 @@ pub enum BodyError {
     /// Above [`MAX_BODY_BYTES`] (by its Content-Length, or as it arrived).
     #[error("request body is larger than {MAX_BODY_BYTES} bytes")]
     TooLarge,
+    /// The body did not arrive within the body timeout.
+    #[error("request body not received within {0:?}")]
+    TimedOut(Duration),
     /// The connection failed while the body was read.
     #[error("cannot read the request body: {0}")]
     Read(String),
@@ -101,6 +133,7 @@ impl BodyError {
     fn status(&self) -> StatusCode {
         match self {
             BodyError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TimedOut(_) => StatusCode::REQUEST_TIMEOUT,
             BodyError::Read(_) => StatusCode::BAD_REQUEST,
         }
     }
@@ -114,9 +147,9 @@ pub struct BodyFailure {
     close: bool,
 }
 
-/// Reads the whole body, up to [`MAX_BODY_BYTES`]. After a 413 the rest of the body is
-/// discarded in the background (see [`discard`]).
-async fn read_body(request: Request) -> Result<Bytes, BodyFailure> {
+/// Reads the whole body, up to [`MAX_BODY_BYTES`] and within `timeout`. After a 413 the rest
+/// of the body is discarded in the background (see [`discard`]).
+async fn read_body(request: Request, timeout: Duration) -> Result<Bytes, BodyFailure> {
     let version = request.version();
     let fail = |error| BodyFailure {
         error,
@@ -131,7 +164,9 @@ async fn read_body(request: Request) -> Result<Bytes, BodyFailure> {
     let result = if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         Err(BodyError::TooLarge)
     } else {
-        collect_limited(&mut body).await
+        tokio::time::timeout(timeout, collect_limited(&mut body))
+            .await
+            .unwrap_or(Err(BodyError::TimedOut(timeout)))
     };
     if matches!(result, Err(BodyError::TooLarge)) {
         tokio::spawn(discard(body));
@@ -196,9 +231,8 @@ async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
-/// A non-AdmissionReview answer (400 or 413) with its reason as text (built from values
-/// already cut, see [`crate::truncate`]); `close` adds
-/// `Connection: close` (HTTP/1.x only).
+/// A non-AdmissionReview answer (400, 408, 413) with its reason as text (built from values
+/// already cut, see [`crate::truncate`]); `close` adds `Connection: close` (HTTP/1.x only).
 fn reject(
     endpoint: Endpoint,
     metrics: &Metrics,
@@ -361,66 +395,147 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
     }
 }
 
+/// After a connection is shut down for being idle, how long it may take to close (a client
+/// that does not read its last response); then it is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(10);
+
+/// How often the accept loop may log the same kind of trouble (accept errors, shed
+/// connections); the lines in between are counted and the count is logged with the next one.
+const LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// The longest pause after a failed accept (it doubles from 10 ms while accepts keep failing).
+const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+
+/// A log line allowed at most once per [`LOG_INTERVAL`].
+#[derive(Debug, Default)]
+struct Throttle {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Throttle {
+    /// `Some(lines suppressed since the last one)` when a line may be logged now.
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self.last.is_some_and(|last| now - last < LOG_INTERVAL) {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
+
+/// Whether an accept error means the process or the system is out of file descriptors
+/// (EMFILE, ENFILE: the same numbers on Linux and the BSDs).
+fn out_of_files(e: &std::io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(23 | 24))
+}
+
 /// Serves `app` over TLS on `listener` until `shutdown` resolves, then drains requests in
 /// flight for at most `drain_timeout`. Returns whether every connection finished in time.
+///
+/// Every phase of a connection has a deadline from `limits`: the TLS handshake, the headers
+/// of each HTTP/1.1 request (and the wait for the next one), each request body, and the time
+/// without any request. The protocol is the one negotiated by ALPN (`h2`, else HTTP/1.1), so no
+/// read happens outside those deadlines. At most `limits.max_connections` are open at once
+/// (see [`crate::connections`]). When accepting fails for lack of file descriptors, the
+/// oldest connection without a request is closed and the loop pauses (10 ms, doubling to 1 s)
+/// instead of spinning; accept errors are logged at most once per 10 s.
 pub async fn serve(
     listener: TcpListener,
     acceptor: TlsAcceptor,
     app: Router,
+    limits: Limits,
+    metrics: Arc<Metrics>,
     shutdown: impl Future<Output = ()>,
     drain_timeout: Duration,
 ) -> bool {
-    let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // A client that opens a connection and never finishes its headers is cut off eventually.
-    builder
-        .http1()
+    let tracker = Tracker::new(limits.max_connections, metrics.connections_open.clone());
+    let mut h1 = auto::Builder::new(TokioExecutor::new()).http1_only();
+    // A client that opens a connection and never finishes its headers is cut off.
+    h1.http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT);
-    builder.http2().timer(TokioTimer::new());
+        .header_read_timeout(limits.header_timeout);
+    let mut h2 = auto::Builder::new(TokioExecutor::new()).http2_only();
+    h2.http2().timer(TokioTimer::new());
+    let builders = Arc::new((h1, h2));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut accept_errors = Throttle::default();
+    let mut displaced_log = Throttle::default();
+    let mut refused_log = Throttle::default();
+    let mut backoff = Duration::ZERO;
     tokio::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => accepted,
                 Err(e) => {
-                    // EMFILE and friends: back off a little instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    let freed = out_of_files(&e) && tracker.displace_one();
+                    if freed {
+                        metrics.shed(ShedLabels::DISPLACED);
+                    }
+                    if let Some(suppressed) = accept_errors.allow() {
+                        warn!(error = %e, suppressed, freed, "accept failed");
+                    }
+                    backoff = (backoff * 2).clamp(Duration::from_millis(10), MAX_ACCEPT_BACKOFF);
+                    tokio::time::sleep(backoff).await;
                     continue;
                 }
             },
             () = &mut shutdown => break,
         };
-        let _ = tcp.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(app.clone());
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
+        backoff = Duration::ZERO;
+        let slot = match tracker.admit() {
+            Admission::Admitted(slot) => slot,
+            Admission::Displaced(slot) => {
+                metrics.shed(ShedLabels::DISPLACED);
+                if let Some(suppressed) = displaced_log.allow() {
+                    warn!(
+                        max_connections = limits.max_connections,
+                        suppressed,
+                        "connection cap reached: closing the oldest connection without a request"
+                    );
                 }
-                Err(_) => {
-                    debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                debug!(%peer, error = %e, "connection ended with an error");
+                slot
             }
-        });
+            Admission::Refused => {
+                metrics.shed(ShedLabels::REFUSED);
+                if let Some(suppressed) = refused_log.allow() {
+                    warn!(
+                        max_connections = limits.max_connections,
+                        suppressed, "connection cap reached: refusing a new connection"
+                    );
+                }
+                drop(tcp);
+                continue;
+            }
+        };
+        let _ = tcp.set_nodelay(true);
+        tokio::spawn(connection(
+            tcp,
+            peer,
+            acceptor.clone(),
+            app.clone(),
+            builders.clone(),
+            limits,
+            slot,
+            stopping.clone(),
+        ));
     }
     drop(listener);
     info!(
-        connections = graceful.count(),
+        connections = tracker.open(),
         "shutting down: draining requests in flight"
     );
-    match tokio::time::timeout(drain_timeout, graceful.shutdown()).await {
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(drain_timeout, async {
+        while tracker.open() > 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    match drained {
         Ok(()) => true,
         Err(_) => {
             warn!(
@@ -428,6 +543,102 @@ pub async fn serve(
                 "drain timed out"
             );
             false
+        }
+    }
+}
+
+/// Serves one connection: TLS handshake, then HTTP/1.1 or HTTP/2 by ALPN, until the client
+/// closes it, it is displaced, it stays idle past `limits.idle_timeout` or the server stops.
+#[allow(clippy::too_many_arguments)] // one call site; the pieces of the accept loop
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    peer: std::net::SocketAddr,
+    acceptor: TlsAcceptor,
+    app: Router,
+    builders: Arc<(auto::Builder<TokioExecutor>, auto::Builder<TokioExecutor>)>,
+    limits: Limits,
+    slot: Slot,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) {
+    let handshake = tokio::time::timeout(limits.handshake_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        tls = handshake => match tls {
+            Ok(Ok(tls)) => tls,
+            Ok(Err(e)) => {
+                debug!(%peer, error = %e, "TLS handshake failed");
+                return;
+            }
+            Err(_) => {
+                debug!(%peer, "TLS handshake timed out");
+                return;
+            }
+        },
+        () = slot.displaced() => {
+            debug!(%peer, "displaced during the TLS handshake");
+            return;
+        }
+    };
+    let h2 = tls.get_ref().1.alpn_protocol() == Some(&b"h2"[..]);
+    let builder = if h2 { &builders.1 } else { &builders.0 };
+    let requests = slot.requests();
+    let service = hyper::service::service_fn(move |request| {
+        let in_flight = requests.started();
+        let app = app.clone();
+        async move {
+            let response = tower::ServiceExt::oneshot(app, request).await;
+            drop(in_flight);
+            response
+        }
+    });
+    let conn = builder.serve_connection(TokioIo::new(tls), service);
+    tokio::pin!(conn);
+    // Set once the connection was asked to shut down gracefully: until when it may take.
+    let mut closing: Option<TokioInstant> = None;
+    let far = || TokioInstant::now() + Duration::from_secs(3600);
+    loop {
+        let deadline = match closing {
+            Some(deadline) => deadline,
+            None => slot
+                .idle_deadline(limits.idle_timeout)
+                // A request in flight: look again later (its body has its own deadline).
+                .unwrap_or_else(|| TokioInstant::now() + limits.idle_timeout),
+        };
+        tokio::select! {
+            result = conn.as_mut() => {
+                if let Err(e) = result {
+                    debug!(%peer, error = %e, "connection ended with an error");
+                }
+                return;
+            }
+            () = slot.displaced() => {
+                debug!(%peer, "displaced before its first request");
+                return;
+            }
+            // A change, or the accept loop gone: either way the server is stopping.
+            _ = stopping.changed(), if closing.is_none() => {
+                conn.as_mut().graceful_shutdown();
+                // Bounded by the server's drain timeout.
+                closing = Some(far());
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                if closing.is_some() {
+                    debug!(%peer, "connection did not close in time after going idle");
+                    return;
+                }
+                if slot
+                    .idle_deadline(limits.idle_timeout)
+                    .is_some_and(|d| d <= TokioInstant::now())
+                {
+                    if !slot.established() {
+                        // Nothing to finish (an h2 client that never sent its preface).
+                        debug!(%peer, "no request within the idle timeout");
+                        return;
+                    }
+                    debug!(%peer, "idle: shutting the connection down");
+                    conn.as_mut().graceful_shutdown();
+                    closing = Some(TokioInstant::now() + CLOSE_GRACE);
+                }
+            }
         }
     }
 }

@@ -924,3 +924,353 @@ async fn echoed_values_are_bounded_in_responses_and_logs() {
         );
     }
 }
+
+/// Waits up to `within` for the server to close `stream`: what it sent before closing, or an
+/// error when it is still open.
+async fn closed_within<S: tokio::io::AsyncRead + Unpin>(
+    stream: &mut S,
+    within: Duration,
+) -> Result<String, String> {
+    let mut out = Vec::new();
+    // EOF and a reset both mean closed.
+    let result = tokio::time::timeout(within, stream.read_to_end(&mut out)).await;
+    let out = String::from_utf8_lossy(&out).into_owned();
+    match result {
+        Ok(_) => Ok(out),
+        Err(_) => Err(format!("still open after {within:?} (received {out:?})")),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_connections_are_closed_by_timeouts() {
+    let webhook = Webhook::start(
+        None,
+        &[
+            "--handshake-timeout",
+            "1",
+            "--header-timeout",
+            "1",
+            "--body-timeout",
+            "1",
+            "--idle-timeout",
+            "1",
+        ],
+    );
+    let client = webhook.client();
+    let addr = webhook.addr;
+    let within = Duration::from_secs(6);
+    let head = |extra: &str| {
+        format!(
+            "POST /validate HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n{extra}\r\n"
+        )
+    };
+    let expect_408 = |what: &str, response: Result<String, String>| {
+        let response = response.map_err(|e| format!("{what}: {e}"))?;
+        let lower = response.to_ascii_lowercase();
+        if lower.starts_with("http/1.1 408") && lower.contains("\r\nconnection: close\r\n") {
+            Ok(())
+        } else {
+            Err(format!(
+                "{what}: not a 408 with connection: close: {response:?}"
+            ))
+        }
+    };
+    let mut cases: Vec<(&str, tokio::task::JoinHandle<Result<(), String>>)> = Vec::new();
+    cases.push((
+        "TCP, then silence",
+        tokio::spawn(async move {
+            let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+            closed_within(&mut tcp, within).await.map(drop)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "TLS (HTTP/1.1), then silence",
+        tokio::spawn(async move {
+            let mut tls = c.tls().await.unwrap();
+            closed_within(&mut tls, within).await.map(drop)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "TLS (h2), then silence",
+        tokio::spawn(async move {
+            let mut tls = c.h2_tls().await.unwrap();
+            closed_within(&mut tls, within).await.map(drop)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "a Content-Length larger than sent",
+        tokio::spawn(async move {
+            let mut tls = c.tls().await.unwrap();
+            tls.write_all(format!("{}0123456789", head("content-length: 1000\r\n")).as_bytes())
+                .await
+                .unwrap();
+            expect_408("content-length", closed_within(&mut tls, within).await)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "a chunked body that never ends",
+        tokio::spawn(async move {
+            let mut tls = c.tls().await.unwrap();
+            tls.write_all(
+                format!("{}5\r\nhello\r\n", head("transfer-encoding: chunked\r\n")).as_bytes(),
+            )
+            .await
+            .unwrap();
+            expect_408("chunked", closed_within(&mut tls, within).await)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "a body at 1 byte per 200 ms",
+        tokio::spawn(async move {
+            let tls = c.tls().await.unwrap();
+            let (mut read, mut write) = tokio::io::split(tls);
+            write
+                .write_all(head("content-length: 1000\r\n").as_bytes())
+                .await
+                .unwrap();
+            let trickle = tokio::spawn(async move {
+                for _ in 0..1000 {
+                    if write.write_all(b" ").await.is_err() || write.flush().await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            });
+            let result = closed_within(&mut read, within).await;
+            trickle.abort();
+            expect_408("trickle", result)
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "an idle HTTP/1.1 keep-alive connection",
+        tokio::spawn(async move {
+            let mut tls = c.tls().await.unwrap();
+            tls.write_all(b"GET /healthz HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+                .await
+                .unwrap();
+            let response = closed_within(&mut tls, within).await?;
+            response
+                .starts_with("HTTP/1.1 200")
+                .then_some(())
+                .ok_or(format!("keep-alive: {response:?}"))
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "an idle h2 connection",
+        tokio::spawn(async move {
+            let (h2, conn) = h2::client::handshake(c.h2_tls().await.unwrap())
+                .await
+                .unwrap();
+            let conn = tokio::spawn(conn);
+            let mut h2 = h2.ready().await.unwrap();
+            let request = hyper::Request::get(format!("https://{addr}/healthz"))
+                .body(())
+                .unwrap();
+            let (response, _) = h2.send_request(request, true).unwrap();
+            assert_eq!(response.await.unwrap().status(), 200);
+            tokio::time::timeout(within, conn)
+                .await
+                .map(drop)
+                .map_err(|_| format!("still open after {within:?}"))
+        }),
+    ));
+    let c = client.clone();
+    cases.push((
+        "an h2 body that never ends",
+        tokio::spawn(async move {
+            let (h2, conn) = h2::client::handshake(c.h2_tls().await.unwrap())
+                .await
+                .unwrap();
+            tokio::spawn(conn);
+            let mut h2 = h2.ready().await.unwrap();
+            let request = hyper::Request::post(format!("https://{addr}/validate"))
+                .header("content-length", 1000)
+                .body(())
+                .unwrap();
+            let (response, mut body) = h2.send_request(request, false).unwrap();
+            body.send_data(bytes::Bytes::from_static(b"0123456789"), false)
+                .unwrap();
+            let response = tokio::time::timeout(within, response)
+                .await
+                .map_err(|_| format!("no answer after {within:?}"))?
+                .map_err(|e| e.to_string())?;
+            (response.status() == 408)
+                .then_some(())
+                .ok_or(format!("h2 body: status {}", response.status()))
+        }),
+    ));
+    let mut failures = Vec::new();
+    for (what, case) in cases {
+        if let Err(e) = case.await.unwrap() {
+            failures.push(format!("{what}: {e}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+    // Still serving.
+    assert_eq!(client.get("/readyz").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_cap_sheds_stalled_connections_and_keeps_readyz_answered() {
+    let webhook = Webhook::start(None, &["--max-connections", "8"]);
+    let client = webhook.client();
+    // Two connections of the apiserver, established before the flood.
+    let mut established = Vec::new();
+    for _ in 0..2 {
+        let mut conn = client.connect().await.unwrap();
+        assert_eq!(
+            conn.request("GET", "/healthz", Vec::new())
+                .await
+                .unwrap()
+                .status,
+            200
+        );
+        established.push(conn);
+    }
+    // A flood of connections that never even start TLS (the handshake timeout is 10 s).
+    let mut flood = Vec::new();
+    for _ in 0..20 {
+        flood.push(tokio::net::TcpStream::connect(webhook.addr).await.unwrap());
+    }
+    let closed = Arc::new(AtomicU64::new(0));
+    let waits: Vec<_> = flood
+        .into_iter()
+        .map(|mut tcp| {
+            let closed = closed.clone();
+            tokio::spawn(async move {
+                if closed_within(&mut tcp, Duration::from_secs(3))
+                    .await
+                    .is_ok()
+                {
+                    closed.fetch_add(1, Ordering::Relaxed);
+                }
+                tcp
+            })
+        })
+        .collect();
+    // The kubelet's probe and a review still get through, on new connections.
+    let readyz = tokio::time::timeout(Duration::from_secs(5), client.get("/readyz")).await;
+    assert_eq!(readyz.expect("/readyz hangs").status, 200);
+    let review = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.post("/validate", &case("rule-privileged")),
+    )
+    .await;
+    assert_eq!(review.expect("a review hangs").status, 200);
+    let mut flood = Vec::new();
+    for wait in waits {
+        flood.push(wait.await.unwrap());
+    }
+    // 8 places, 2 of them established: at least 14 of the flood were displaced.
+    assert!(
+        closed.load(Ordering::Relaxed) >= 14,
+        "only {} of 20 stalled connections were closed",
+        closed.load(Ordering::Relaxed)
+    );
+    // Connections that sent a request are never displaced.
+    for conn in &mut established {
+        let r = conn.request("GET", "/healthz", Vec::new()).await;
+        assert_eq!(r.expect("an established connection was closed").status, 200);
+    }
+    drop(flood);
+
+    // All 8 places held by connections that sent a request: a new one is closed at once.
+    let mut full = Vec::new();
+    while full.len() < 6 {
+        let mut conn = client.connect().await.unwrap();
+        if let Ok(r) = conn.request("GET", "/healthz", Vec::new()).await {
+            assert_eq!(r.status, 200);
+            full.push(conn);
+        }
+    }
+    let mut refused = tokio::net::TcpStream::connect(webhook.addr).await.unwrap();
+    closed_within(&mut refused, Duration::from_secs(3))
+        .await
+        .expect("a connection beyond the cap was left hanging");
+    drop(full);
+    drop(established);
+    let mut text = String::new();
+    wait_for(
+        "a place for /metrics",
+        Duration::from_secs(5),
+        async || match client.connect().await {
+            Ok(mut conn) => match conn.request("GET", "/metrics", Vec::new()).await {
+                Ok(r) => {
+                    text = r.text();
+                    true
+                }
+                Err(_) => false,
+            },
+            Err(_) => false,
+        },
+    )
+    .await;
+    let shed = "helm_hooks_webhook_connections_shed_total";
+    assert!(
+        metric(&text, shed, &[("action", "displaced")]) >= 14.0,
+        "{text}"
+    );
+    assert!(
+        metric(&text, shed, &[("action", "refused")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        !webhook
+            .logs_with("connection cap reached: refusing a new connection")
+            .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn accept_errors_are_rate_limited_when_out_of_file_descriptors() {
+    // 64 descriptors and the default cap of 512: accept fails for lack of descriptors.
+    let webhook = Webhook::launch(support::Launch {
+        open_files: Some(64),
+        ..support::Launch::default()
+    });
+    // Said at start.
+    let warning = webhook.logs_with(
+        "--max-connections is above what the open-file limit allows: accepting will fail for \
+         lack of descriptors before the cap is reached; raise the limit or lower the cap",
+    );
+    assert_eq!(warning.len(), 1, "{}", webhook.all_logs());
+    assert_eq!(warning[0]["open_file_limit"], 64);
+    let client = webhook.client();
+    let mut flood = Vec::new();
+    for _ in 0..100 {
+        flood.push(tokio::net::TcpStream::connect(webhook.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let readyz = tokio::time::timeout(Duration::from_secs(5), client.get("/readyz")).await;
+    assert_eq!(
+        readyz
+            .expect("/readyz hangs while out of descriptors")
+            .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let failed = webhook.logs_with("accept failed");
+    assert!(!failed.is_empty(), "never ran out of descriptors");
+    assert!(
+        failed.len() <= 2,
+        "{} 'accept failed' lines: {:?}",
+        failed.len(),
+        &failed[..3]
+    );
+    assert!(
+        failed[0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Too many open files"),
+        "{}",
+        failed[0]
+    );
+    drop(flood);
+}
