@@ -1,13 +1,27 @@
 //! Bounded text for messages and logs: values that come from objects can be megabytes long
 //! and are echoed back only in part.
 
-/// `value` when it has at most `max_chars` characters; otherwise its first `max_chars`
-/// characters followed by `…(N bytes)`, N being the whole value's length.
-pub fn truncate(value: &str, max_chars: usize) -> String {
-    match value.char_indices().nth(max_chars) {
-        None => value.to_string(),
-        Some((cut, _)) => format!("{}…({} bytes)", &value[..cut], value.len()),
+use std::fmt;
+
+/// Displays its value cut to at most `.1` characters, followed by `…(N bytes)` (N: the whole
+/// value's length) when it was cut; shorter values are displayed unchanged. Cuts on a
+/// character boundary and allocates nothing of its own.
+#[derive(Debug, Clone, Copy)]
+pub struct Truncated<'a>(pub &'a str, pub usize);
+
+impl fmt::Display for Truncated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Truncated(value, max_chars) = *self;
+        match value.char_indices().nth(max_chars) {
+            None => f.write_str(value),
+            Some((cut, _)) => write!(f, "{}…({} bytes)", &value[..cut], value.len()),
+        }
     }
+}
+
+/// [`Truncated`] as an owned string.
+pub fn truncate(value: &str, max_chars: usize) -> String {
+    Truncated(value, max_chars).to_string()
 }
 
 #[cfg(test)]
@@ -18,6 +32,8 @@ mod tests {
     fn short_values_are_kept_whole() {
         assert_eq!(truncate("pre-install", 20), "pre-install");
         assert_eq!(truncate("", 0), "");
+        let exact = "é".repeat(8);
+        assert_eq!(truncate(&exact, 8), exact);
     }
 
     #[test]

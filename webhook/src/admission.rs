@@ -5,7 +5,7 @@
 //! and the benchmark call it directly. The policy decisions themselves live in
 //! [`helm_hooks::policy`]; this module only maps them onto the AdmissionReview wire format.
 
-use crate::truncate::{Truncated, truncate};
+use crate::truncate::{echo, truncate};
 use base64::Engine as _;
 use helm_hooks::policy::{AppliedDefault, Mode, Policy, Verdict, Violation, evaluate};
 use serde::{Deserialize, Serialize};
@@ -448,9 +448,9 @@ fn describe(v: &Violation) -> String {
     format!(
         "{}: {}: {}: {}",
         v.rule,
-        Truncated(&v.object),
-        Truncated(&v.field),
-        Truncated(&v.message)
+        echo(&v.object),
+        echo(&v.field),
+        echo(&v.message)
     )
 }
 

@@ -17,7 +17,7 @@ use crate::metrics::{
     DefaultLabels, EndpointLabels, Metrics, RequestLabels, ShedLabels, ViolationLabels,
 };
 use crate::policy_store::PolicyStore;
-use crate::truncate::Truncated;
+use crate::truncate::echo;
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
@@ -359,13 +359,13 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
     for v in &outcome.violations {
         info!(
             endpoint = endpoint.as_str(),
-            uid = %Truncated(&meta.uid),
-            kind = %Truncated(&meta.kind),
-            namespace = %Truncated(&meta.namespace),
-            name = %Truncated(&meta.name),
+            uid = %echo(&meta.uid),
+            kind = %echo(&meta.kind),
+            namespace = %echo(&meta.namespace),
+            name = %echo(&meta.name),
             rule = v.rule.as_str(),
             mode = v.mode.as_str(),
-            field = %Truncated(&v.field),
+            field = %echo(&v.field),
             dry_run = meta.dry_run,
             "policy violation"
         );
@@ -374,11 +374,11 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
         ($level:ident) => {
             $level!(
                 endpoint = endpoint.as_str(),
-                uid = %Truncated(&meta.uid),
-                operation = %Truncated(&meta.operation),
-                kind = %Truncated(&meta.kind),
-                namespace = %Truncated(&meta.namespace),
-                name = %Truncated(&meta.name),
+                uid = %echo(&meta.uid),
+                operation = %echo(&meta.operation),
+                kind = %echo(&meta.kind),
+                namespace = %echo(&meta.namespace),
+                name = %echo(&meta.name),
                 decision = outcome.decision.as_str(),
                 skipped = outcome.skipped.unwrap_or(""),
                 defaults = outcome.applied_defaults.len(),
