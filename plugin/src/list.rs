@@ -131,13 +131,32 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
                     .collect(),
                 output_log_policies: hook.output_log_policy_names.clone(),
                 last_run: LastRun::of(hook),
-                status: LiveStatus::Absent,
+                status: if reference.manifest_error.is_some() {
+                    LiveStatus::Unknown
+                } else {
+                    LiveStatus::Absent
+                },
                 object_namespace: None,
                 uid: None,
                 creation_timestamp: None,
                 kubectl_kind: reference.type_key.kubectl_kind(),
             };
             (reference, row)
+        })
+        .collect()
+}
+
+/// One error line per hook of `record` whose stored manifest is unusable, naming the record
+/// and the parser's error (such hooks list as `Unknown`, never as `Absent`).
+pub fn manifest_errors(record: &Record, rows: &[(HookRef, HookRow)]) -> Vec<String> {
+    rows.iter()
+        .filter_map(|(reference, row)| {
+            let why = reference.manifest_error.as_ref()?;
+            Some(format!(
+                "hook {} of release {} (revision {}): the stored manifest in release record {} \
+                 is unusable: {why}; its live state is unknown",
+                row.name, row.release, row.revision, record.reference.object_name
+            ))
         })
         .collect()
 }
@@ -181,15 +200,20 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &ListOptions) ->
             Err(e) => return Err(e),
         }
     }
+    let mut rows: Vec<(HookRef, HookRow)> = Vec::new();
+    for record in &decoded {
+        let of_record = rows_of(record, options.event);
+        for problem in manifest_errors(record, &of_record) {
+            eprintln!("error: {problem}");
+            failures += 1;
+        }
+        rows.extend(of_record);
+    }
     let status = if failures > 0 {
         crate::EXIT_FAILED
     } else {
         crate::EXIT_OK
     };
-    let mut rows: Vec<(HookRef, HookRow)> = decoded
-        .iter()
-        .flat_map(|record| rows_of(record, options.event))
-        .collect();
     let lookup = objects::lookup(&kube.client, rows.iter().map(|(r, _)| r)).await?;
     attach_live(&mut rows, &lookup);
     let rows: Vec<HookRow> = rows.into_iter().map(|(_, row)| row).collect();
@@ -280,6 +304,33 @@ pub(crate) mod tests {
             ]
         });
         record(&release.to_string())
+    }
+
+    /// Issue 10, defect 10: a hook whose stored manifest is invalid YAML listed as `Absent`
+    /// (it exists) with exit 0. It lists as `Unknown`, with an error naming the record.
+    #[test]
+    fn invalid_stored_yaml_is_reported_not_listed_as_absent() {
+        let record = record(
+            &serde_json::json!({
+                "name": "demo", "namespace": "team", "version": 2,
+                "info": {"status": "deployed"},
+                "hooks": [{
+                    "name": "demo-migrate", "kind": "Job", "path": "demo/templates/job.yaml",
+                    "manifest": "apiVersion: batch/v1\nkind: Job\nmetadata: {name: [unclosed\n",
+                    "events": ["pre-upgrade"],
+                }],
+            })
+            .to_string(),
+        );
+        let rows = rows_of(&record, None);
+        assert_ne!(rows[0].1.status, LiveStatus::Absent);
+        let errors = manifest_errors(&record, &rows);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(
+            errors[0].contains("sh.helm.release.v1.demo.v2") && errors[0].contains("invalid YAML"),
+            "{}",
+            errors[0]
+        );
     }
 
     #[test]

@@ -29,13 +29,22 @@ pub struct HookRef {
     pub keep: bool,
     /// The stored manifest as JSON (for rerun); `Null` when it cannot be parsed.
     pub manifest: Value,
+    /// Why the stored manifest is unusable (invalid YAML, not an object), if it is.
+    pub manifest_error: Option<String>,
 }
 
 impl HookRef {
     /// Reads a record's hook. The manifest may be unparsable in a corrupt record; the name and
     /// kind then come from the record and `apiVersion` stays empty.
     pub fn from_hook(hook: &Hook, release_namespace: &str) -> HookRef {
-        let manifest: Value = serde_yaml_ng::from_str(&hook.manifest).unwrap_or(Value::Null);
+        let (manifest, manifest_error) = match serde_yaml_ng::from_str::<Value>(&hook.manifest) {
+            Ok(value) if value.get("apiVersion").and_then(Value::as_str).is_some() => (value, None),
+            Ok(value) => (
+                value,
+                Some("not a Kubernetes object (no apiVersion)".to_string()),
+            ),
+            Err(e) => (Value::Null, Some(format!("invalid YAML: {e}"))),
+        };
         let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
         let api_version = text("/apiVersion").unwrap_or("").to_string();
         let kind = text("/kind").unwrap_or(&hook.kind).to_string();
@@ -59,6 +68,7 @@ impl HookRef {
             namespace,
             keep,
             manifest,
+            manifest_error,
         }
     }
 
@@ -102,6 +112,8 @@ pub enum LiveStatus {
     Present,
     /// No such object.
     Absent,
+    /// The stored manifest cannot be read, so the live object cannot be identified.
+    Unknown,
 }
 
 impl LiveStatus {
@@ -125,6 +137,7 @@ impl LiveStatus {
             LiveStatus::Succeeded => "Succeeded",
             LiveStatus::Present => "Present",
             LiveStatus::Absent => "Absent",
+            LiveStatus::Unknown => "Unknown",
         }
     }
 
