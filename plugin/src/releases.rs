@@ -118,13 +118,8 @@ impl Store {
             })?;
         let value = serde_json::to_value(&object)
             .map_err(|e| Error::Failed(format!("cannot read {}: {e}", reference.object_name)))?;
-        let release = decode_record(self.driver, &value).map_err(|e| {
-            Error::Failed(format!(
-                "cannot decode release record {}/{} in namespace {ns}: {e}",
-                self.resource(),
-                reference.object_name
-            ))
-        })?;
+        // The decode error already names the record and the fix.
+        let release = decode_record(self.driver, &value)?;
         Ok(Record {
             reference: reference.clone(),
             release,

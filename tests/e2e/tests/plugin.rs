@@ -697,7 +697,7 @@ fn one_corrupt_release_record_does_not_hide_the_others() {
     assert!(list.stdout.contains("demo-seed"), "{list}");
     assert!(
         list.stderr
-            .contains("secrets/sh.helm.release.v1.broken.v1 in namespace"),
+            .contains("release record secret/sh.helm.release.v1.broken.v1 -n"),
         "{list}"
     );
     let cleanup = hooks(&ns)
