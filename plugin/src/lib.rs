@@ -9,7 +9,8 @@
 //! - [`releases`]: finding Helm release records by label and decoding only the revisions needed.
 //! - [`discovery`]: hook kinds → API resources; [`objects`]: live hook objects by kind.
 //! - [`list`], [`rerun`], [`cleanup`], [`lint`], [`completion`]: one module per subcommand.
-//! - [`printers`]: table, wide, json, yaml and name output; [`duration`]: kubectl's durations.
+//! - [`rows`]: the rows `list` shows; [`printers`]: table, wide, json, yaml and name output;
+//!   [`table`]: kubectl's column layout; [`duration`]: kubectl's durations.
 #![forbid(unsafe_code)]
 
 pub mod cleanup;
@@ -26,6 +27,8 @@ pub mod options;
 pub mod printers;
 pub mod releases;
 pub mod rerun;
+pub mod rows;
+pub mod table;
 #[cfg(test)]
 mod testdata;
 

@@ -2,55 +2,13 @@
 //! `json` and `yaml` lists, and `name` (`job.batch/NAME`).
 
 use crate::duration;
-use crate::list::HookRow;
 use crate::options::Output;
+use crate::rows::HookRow;
+use crate::table::{NONE, write_table};
 use helm_hooks::release::HookPhase;
 use jiff::Timestamp;
 use serde::Serialize;
 use std::io::{self, Write};
-
-/// kubectl's tabwriter settings: minimum cell width 6, padding 3.
-const MIN_WIDTH: usize = 6;
-const PADDING: usize = 3;
-/// What kubectl prints for a missing value.
-pub const NONE: &str = "<none>";
-
-/// Writes rows as kubectl's tabwriter does: each column as wide as its widest cell plus 3
-/// spaces (at least 6), the last column unpadded.
-pub fn write_table<W: Write>(
-    out: &mut W,
-    headers: &[&str],
-    rows: &[Vec<String>],
-    no_headers: bool,
-) -> io::Result<()> {
-    let columns = headers.len();
-    let mut widths: Vec<usize> = headers
-        .iter()
-        .map(|h| if no_headers { 0 } else { h.chars().count() })
-        .collect();
-    for row in rows {
-        for (i, cell) in row.iter().enumerate().take(columns) {
-            widths[i] = widths[i].max(cell.chars().count());
-        }
-    }
-    let header_row: Vec<String> = headers.iter().map(|h| h.to_string()).collect();
-    let all = (!no_headers)
-        .then_some(&header_row)
-        .into_iter()
-        .chain(rows.iter());
-    for row in all {
-        let mut line = String::new();
-        for (i, cell) in row.iter().enumerate().take(columns) {
-            line.push_str(cell);
-            if i + 1 < columns {
-                let width = (widths[i] + PADDING).max(MIN_WIDTH);
-                line.extend(std::iter::repeat_n(' ', width - cell.chars().count()));
-            }
-        }
-        writeln!(out, "{}", line.trim_end())?;
-    }
-    Ok(())
-}
 
 /// What `print_hooks` needs besides the rows.
 #[derive(Debug, Clone)]

@@ -58,7 +58,7 @@ fn load(file: &str) -> Value {
 
 /// A record as [`crate::releases::Store::fetch`] builds it: the reference from the object's
 /// metadata and labels, the release from its payload.
-fn record(file: &str, object: &Value, release: helm_hooks::release::Release) -> Record {
+fn fixture_record(file: &str, object: &Value, release: helm_hooks::release::Release) -> Record {
     let text = |p: &str| {
         object
             .pointer(p)
@@ -94,7 +94,7 @@ impl Helm {
         let file = format!("{}-secret-{suffix}.json", self.prefix);
         let object = load(&file);
         let release = decode_secret(&object).unwrap_or_else(|e| panic!("{file}: {e}"));
-        record(&file, &object, release)
+        fixture_record(&file, &object, release)
     }
 
     /// Every stored Secret revision (1, 2, 3).
@@ -107,7 +107,7 @@ impl Helm {
         let file = format!("{}-configmap-v1.json", self.prefix);
         let object = load(&file);
         let release = decode_configmap(&object).unwrap_or_else(|e| panic!("{file}: {e}"));
-        record(&file, &object, release)
+        fixture_record(&file, &object, release)
     }
 
     /// The name of the backup hook of Secret revision `revision`.
@@ -139,6 +139,41 @@ fn backup_of(record: &Record) -> String {
         "{name}"
     );
     name.to_string()
+}
+
+/// A decoded record from release JSON, as [`crate::releases::Store::fetch`] builds it (the
+/// reference from the release's name, namespace, version and status).
+pub(crate) fn record(json: &str) -> Record {
+    let release: helm_hooks::release::Release = serde_json::from_str(json).unwrap();
+    Record {
+        reference: RecordRef {
+            namespace: release.namespace.clone(),
+            object_name: format!("sh.helm.release.v1.{}.v{}", release.name, release.version),
+            meta: RecordMeta {
+                release: release.name.clone(),
+                revision: release.version,
+                status: release.status().to_string(),
+            },
+        },
+        release,
+    }
+}
+
+/// A hook as a release record stores it: a `pre-upgrade` hook `name` of `kind` (Job in
+/// `batch/v1`, CRDs in `apiextensions.k8s.io/v1`, anything else in `v1`), its manifest followed
+/// by `manifest_tail` (more `metadata` lines, indented two spaces). Tests set other fields
+/// (`events`, `weight`, `delete_policies`, `last_run`) on the JSON.
+pub(crate) fn hook(name: &str, kind: &str, manifest_tail: &str) -> Value {
+    let api = match kind {
+        "Job" => "batch/v1",
+        "CustomResourceDefinition" => "apiextensions.k8s.io/v1",
+        _ => "v1",
+    };
+    serde_json::json!({
+        "name": name, "kind": kind, "path": format!("demo/templates/{name}.yaml"),
+        "manifest": format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{manifest_tail}"),
+        "events": ["pre-upgrade"],
+    })
 }
 
 /// The time live objects were created at (just after the fixtures were written).

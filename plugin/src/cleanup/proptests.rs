@@ -6,10 +6,9 @@
 //! The oracle is the simulation's own history (who created each object), not the rule.
 
 use super::select::{Criteria, select};
-use crate::list::tests::record;
 use crate::objects::{LiveObject, LiveStatus, Lookup, ObjectKey};
 use crate::releases::Record;
-use crate::testdata;
+use crate::testdata::{self, record};
 use helm_hooks::ownership::CLOCK_SKEW_SECONDS;
 use jiff::Timestamp;
 use proptest::prelude::*;

@@ -1,6 +1,5 @@
-
 use super::*;
-use crate::list::LastRun;
+use crate::rows::LastRun;
 use crate::objects::LiveStatus;
 
 fn now() -> Timestamp {
@@ -174,7 +173,7 @@ fn age_uses_human_duration() {
 /// The printers on `list`'s rows of the real helm 3 and helm 4 release records.
 mod real_records {
     use super::*;
-    use crate::list::{attach_live, rows_of};
+    use crate::rows::{attach_live, rows_of};
     use crate::releases::Record;
     use crate::testdata::{HELMS, Helm, SECRET_VALUE, live, lookup};
 

@@ -3,8 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::objects::{HookRef, is_waited_kind};
-use crate::printers::write_table;
 use crate::releases::Record;
+use crate::table::write_table;
 use helm_hooks::hook::{DeletePolicy, HookEvent};
 use helm_hooks::ownership::{RERUN_ANNOTATION, is_never_deleted, rerun_stamp};
 use serde_json::Value;

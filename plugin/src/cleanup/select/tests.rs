@@ -1,28 +1,19 @@
-
 use super::*;
 use crate::discovery::Resolved;
-use crate::list::tests::record;
 use crate::objects::LiveObject;
+use crate::testdata::{self, record};
 use kube::discovery::ApiResource;
 use serde_json::json;
 
 fn hook(name: &str, kind: &str, annotations: &str) -> Value {
-    let api = match kind {
-        "Job" => "batch/v1",
-        "CustomResourceDefinition" => "apiextensions.k8s.io/v1",
-        _ => "v1",
-    };
-    json!({
-        "name": name, "kind": kind, "path": "demo/templates/x.yaml",
-        "manifest": format!("apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n{annotations}"),
-        "events": ["pre-upgrade"],
-        // One long recorded run, so every live object below was created by it.
-        "last_run": {
-            "started_at": "2026-05-01T09:00:00Z",
-            "completed_at": "2026-05-01T12:00:00Z",
-            "phase": "Succeeded",
-        },
-    })
+    let mut hook = testdata::hook(name, kind, annotations);
+    // One long recorded run, so every live object below was created by it.
+    hook["last_run"] = json!({
+        "started_at": "2026-05-01T09:00:00Z",
+        "completed_at": "2026-05-01T12:00:00Z",
+        "phase": "Succeeded",
+    });
+    hook
 }
 
 fn revision(version: i64, hooks: Vec<Value>, manifest: &str) -> Record {

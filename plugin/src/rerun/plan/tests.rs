@@ -1,21 +1,12 @@
-
 use super::*;
-use crate::list::tests::record;
+use crate::testdata::{self, record};
 use serde_json::json;
 
 fn hook(name: &str, kind: &str, weight: i64, policies: &[&str]) -> Value {
-    let api = match kind {
-        "Job" => "batch/v1",
-        "CustomResourceDefinition" => "apiextensions.k8s.io/v1",
-        _ => "v1",
-    };
-    json!({
-        "name": name, "kind": kind, "path": format!("demo/templates/{name}.yaml"),
-        "manifest": format!(
-            "apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: {name}\n  resourceVersion: \"7\"\n"
-        ),
-        "events": ["pre-upgrade"], "weight": weight, "delete_policies": policies,
-    })
+    let mut hook = testdata::hook(name, kind, "  resourceVersion: \"7\"\n");
+    hook["weight"] = json!(weight);
+    hook["delete_policies"] = json!(policies);
+    hook
 }
 
 fn demo() -> Record {
