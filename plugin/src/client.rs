@@ -5,7 +5,6 @@ use crate::error::{Error, Result};
 use crate::options::Connection;
 use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
-use std::time::Duration;
 
 /// Clients for one run and the namespace kubectl would use.
 #[derive(Clone)]
@@ -18,8 +17,6 @@ pub struct Kube {
     pub namespace: String,
     /// `-A`.
     pub all_namespaces: bool,
-    /// `--request-timeout`, if any.
-    pub request_timeout: Option<Duration>,
 }
 
 impl Kube {
@@ -115,7 +112,6 @@ fn build(mut config: Config, connection: &Connection) -> Result<Kube> {
         watch_client,
         namespace,
         all_namespaces: connection.all_namespaces,
-        request_timeout: connection.request_timeout,
     })
 }
 

@@ -13,22 +13,22 @@
 //!   [`table`]: kubectl's column layout; [`duration`]: kubectl's durations.
 #![forbid(unsafe_code)]
 
-pub mod cleanup;
-pub mod cli;
-pub mod client;
-pub mod completion;
-pub mod discovery;
-pub mod duration;
-pub mod error;
-pub mod lint;
-pub mod list;
-pub mod objects;
-pub mod options;
-pub mod printers;
-pub mod releases;
-pub mod rerun;
-pub mod rows;
-pub mod table;
+pub(crate) mod cleanup;
+pub(crate) mod cli;
+pub(crate) mod client;
+pub(crate) mod completion;
+pub(crate) mod discovery;
+pub(crate) mod duration;
+pub(crate) mod error;
+pub(crate) mod lint;
+pub(crate) mod list;
+pub(crate) mod objects;
+pub(crate) mod options;
+pub(crate) mod printers;
+pub(crate) mod releases;
+pub(crate) mod rerun;
+pub(crate) mod rows;
+pub(crate) mod table;
 #[cfg(test)]
 mod testdata;
 

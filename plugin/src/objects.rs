@@ -262,11 +262,6 @@ impl Lookup {
         let resolved = self.resolution.get(&hook.type_key)?.as_ref()?;
         self.objects.get(&hook.object_key(resolved.namespaced))
     }
-
-    /// The live state of `hook` (`Absent` when it does not exist or its kind is not served).
-    pub fn status(&self, hook: &HookRef) -> LiveStatus {
-        self.get(hook).map_or(LiveStatus::Absent, |o| o.status)
-    }
 }
 
 /// Resolves the hooks' kinds and lists each kind once per namespace, keeping only the objects

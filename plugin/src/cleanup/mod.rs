@@ -3,7 +3,7 @@
 //! stored revisions ([`select`] decides). Deletes with `preconditions.uid` (never a re-created
 //! object) and background propagation (a Job's Pods go with it), and prints kubectl's lines.
 
-pub mod select;
+pub(crate) mod select;
 
 #[cfg(test)]
 mod proptests;

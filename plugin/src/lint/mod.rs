@@ -4,7 +4,7 @@
 //! rule of the hook policy with the patch the webhook would apply. Exit 1 on errors, 0 when
 //! clean or only warnings. No cluster access.
 
-pub mod order;
+pub(crate) mod order;
 
 use crate::error::{Error, Result};
 use crate::options::{LintOptions, LintOutput};

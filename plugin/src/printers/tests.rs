@@ -1,6 +1,6 @@
 use super::*;
-use crate::rows::LastRun;
 use crate::objects::LiveStatus;
+use crate::rows::LastRun;
 
 fn now() -> Timestamp {
     "2026-05-01T12:00:00Z".parse().unwrap()
@@ -173,8 +173,8 @@ fn age_uses_human_duration() {
 /// The printers on `list`'s rows of the real helm 3 and helm 4 release records.
 mod real_records {
     use super::*;
-    use crate::rows::{attach_live, rows_of};
     use crate::releases::Record;
+    use crate::rows::{attach_live, rows_of};
     use crate::testdata::{HELMS, Helm, SECRET_VALUE, live, lookup};
 
     /// Two hours after the live objects were created.

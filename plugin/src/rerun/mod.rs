@@ -3,11 +3,11 @@
 //! refuses while the release has an operation in flight (`pending-*`), and never rewrites
 //! Helm's release record.
 
-pub mod access;
-pub mod exec;
-pub mod logs;
-pub mod plan;
-pub mod progress;
+pub(crate) mod access;
+pub(crate) mod exec;
+pub(crate) mod logs;
+pub(crate) mod plan;
+pub(crate) mod progress;
 
 use crate::client::Kube;
 use crate::discovery;

@@ -14,7 +14,6 @@ use std::io::{self, Write};
 #[derive(Debug, Clone)]
 pub struct Step {
     pub hook: HookRef,
-    pub path: String,
     pub weight: i64,
     /// The effective delete policies (Helm's default applied).
     pub policies: Vec<DeletePolicy>,
@@ -98,7 +97,6 @@ pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> 
             wait: is_waited_kind(&reference.type_key.kind),
             defaulted: hook.delete_policy_names.is_empty(),
             policies,
-            path: hook.path.clone(),
             weight: hook.weight,
             hook: reference,
         });

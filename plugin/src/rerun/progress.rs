@@ -23,11 +23,6 @@ impl Progress {
         }
     }
 
-    /// Whether the spinner is drawn (else only plain lines).
-    pub fn is_tty(&self) -> bool {
-        self.tty
-    }
-
     /// A line of output (erasing the spinner first).
     pub fn line(&mut self, text: &str) {
         let mut out = std::io::stdout().lock();

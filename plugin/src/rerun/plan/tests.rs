@@ -213,7 +213,17 @@ mod real_records {
             let backup = step(&plan, &helm.backup(2));
             assert_eq!(flags(backup), (false, false, true, true, false));
             assert_eq!(backup.policies, [DeletePolicy::HookSucceeded]);
-            assert_eq!(backup.path, "hooks-demo/templates/hook-backup.yaml");
+            let stored = helm
+                .secret(2)
+                .release
+                .hooks
+                .iter()
+                .find(|h| h.name == backup.hook.name)
+                .cloned();
+            assert_eq!(
+                stored.unwrap().path,
+                "hooks-demo/templates/hook-backup.yaml"
+            );
         }
     }
 
