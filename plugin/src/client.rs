@@ -8,7 +8,7 @@ use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
 /// Clients for one run and the namespace kubectl would use.
 #[derive(Clone)]
-pub struct Kube {
+pub struct Cluster {
     /// For ordinary requests; honours `--request-timeout`.
     pub client: Client,
     /// For long watches and log streams: no read timeout (watches end server-side instead).
@@ -19,7 +19,7 @@ pub struct Kube {
     pub all_namespaces: bool,
 }
 
-impl Kube {
+impl Cluster {
     /// The namespace to search: `None` for all namespaces.
     pub fn search_namespace(&self) -> Option<&str> {
         (!self.all_namespaces).then_some(self.namespace.as_str())
@@ -28,7 +28,7 @@ impl Kube {
 
 /// Reads the kubeconfig like kubectl (`--kubeconfig`, else `$KUBECONFIG` merged, else
 /// `~/.kube/config`; in a Pod without any, the in-cluster config) and builds the clients.
-pub async fn connect(connection: &Connection) -> Result<Kube> {
+pub async fn connect(connection: &Connection) -> Result<Cluster> {
     let options = KubeConfigOptions {
         context: connection.context.clone(),
         cluster: connection.cluster.clone(),
@@ -82,7 +82,7 @@ async fn from_kubeconfig(kubeconfig: Kubeconfig, options: &KubeConfigOptions) ->
         })
 }
 
-fn build(mut config: Config, connection: &Connection) -> Result<Kube> {
+fn build(mut config: Config, connection: &Connection) -> Result<Cluster> {
     let namespace = connection
         .namespace
         .clone()
@@ -107,7 +107,7 @@ fn build(mut config: Config, connection: &Connection) -> Result<Kube> {
             crate::error::chain(&e)
         ))
     })?;
-    Ok(Kube {
+    Ok(Cluster {
         client,
         watch_client,
         namespace,

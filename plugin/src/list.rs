@@ -2,7 +2,7 @@
 //! Helm's execution order per event, with its last run from the record and the state of its
 //! live object.
 
-use crate::client::Kube;
+use crate::client::Cluster;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, HookRef};
 use crate::options::{Connection, ListOptions, Output};
@@ -13,8 +13,8 @@ use jiff::Timestamp;
 use std::io::Write;
 
 /// Runs `list`.
-pub async fn run(kube: &Kube, connection: &Connection, options: &ListOptions) -> Result<u8> {
-    let store = Store::new(kube.client.clone(), connection.driver.0);
+pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions) -> Result<u8> {
+    let store = Store::new(kube.client.clone(), connection.driver);
     let search = kube.search_namespace();
     let records = store.records(search, options.release.as_deref()).await?;
     let chosen = match &options.release {

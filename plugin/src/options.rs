@@ -33,17 +33,7 @@ pub struct Connection {
     /// `--request-timeout`; `None` for no limit.
     pub request_timeout: Option<Duration>,
     /// `HELM_DRIVER`.
-    pub driver: StorageDriverOption,
-}
-
-/// [`StorageDriver`] with a `Default` (Helm's: secrets).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StorageDriverOption(pub StorageDriver);
-
-impl Default for StorageDriverOption {
-    fn default() -> Self {
-        StorageDriverOption(StorageDriver::Secret)
-    }
+    pub driver: StorageDriver,
 }
 
 /// The subcommand with its validated options.
@@ -155,7 +145,7 @@ impl Options {
             namespace: g.namespace,
             all_namespaces: g.all_namespaces,
             request_timeout: (!request_timeout.is_zero()).then_some(request_timeout),
-            driver: StorageDriverOption(driver),
+            driver,
         };
         let command = match cli.command {
             CliCommand::List(a) => {
@@ -338,14 +328,14 @@ mod tests {
         assert_eq!(list.output, Output::Table);
         assert_eq!(list.revision, None);
         assert_eq!(o.connection.request_timeout, None);
-        assert_eq!(o.connection.driver.0, StorageDriver::Secret);
+        assert_eq!(o.connection.driver, StorageDriver::Secret);
     }
 
     #[test]
     fn helm_driver_configmap_is_read() {
         let cli = Cli::try_parse_from(["kubectl-hooks", "list"]).unwrap();
         let o = Options::from_cli_with_driver(cli, Some("configmap")).unwrap();
-        assert_eq!(o.connection.driver.0, StorageDriver::ConfigMap);
+        assert_eq!(o.connection.driver, StorageDriver::ConfigMap);
         let cli = Cli::try_parse_from(["kubectl-hooks", "list"]).unwrap();
         let e = Options::from_cli_with_driver(cli, Some("sql")).unwrap_err();
         assert_eq!(e.exit_code(), 2);

@@ -13,9 +13,12 @@ use std::fmt;
 pub const RECORD_KEY: &str = "release";
 
 /// Helm's storage driver, chosen by `HELM_DRIVER`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum StorageDriver {
+    /// Secrets of type `helm.sh/release.v1` (Helm's default).
+    #[default]
     Secret,
+    /// ConfigMaps (`HELM_DRIVER=configmap`).
     ConfigMap,
 }
 

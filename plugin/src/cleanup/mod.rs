@@ -8,7 +8,7 @@ pub(crate) mod select;
 #[cfg(test)]
 mod proptests;
 
-use crate::client::Kube;
+use crate::client::Cluster;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, Lookup};
 use crate::options::{CleanupOptions, CleanupTarget, Connection};
@@ -19,8 +19,8 @@ use select::{Candidate, Criteria};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Runs `cleanup`.
-pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions) -> Result<u8> {
-    let store = Store::new(kube.client.clone(), connection.driver.0);
+pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptions) -> Result<u8> {
+    let store = Store::new(kube.client.clone(), connection.driver);
     let search = kube.search_namespace();
     let release = match &options.target {
         CleanupTarget::Release(name) => Some(name.as_str()),
@@ -135,7 +135,7 @@ pub async fn run(kube: &Kube, connection: &Connection, options: &CleanupOptions)
 
 /// Deletes one object if it is still the one selected. `Ok(false)`: gone or re-created
 /// meanwhile (reported on stderr, not an error).
-async fn delete(kube: &Kube, lookup: &Lookup, candidate: &Candidate) -> Result<bool> {
+async fn delete(kube: &Cluster, lookup: &Lookup, candidate: &Candidate) -> Result<bool> {
     let resolved = lookup
         .resolution
         .get(&candidate.key.type_key)

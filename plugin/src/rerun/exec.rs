@@ -7,7 +7,7 @@
 use super::logs;
 use super::plan::{Plan, Step};
 use super::progress::Progress;
-use crate::client::Kube;
+use crate::client::Cluster;
 use crate::discovery::{self, Resolution, Resolved};
 use crate::duration;
 use crate::error::{self, Error, Result};
@@ -57,7 +57,7 @@ pub struct Ledger {
 /// What [`execute`] works with besides the plan.
 pub struct Context<'a> {
     /// The cluster.
-    pub kube: &'a Kube,
+    pub kube: &'a Cluster,
     /// The release's stored revisions: nothing is deleted that is not one of its hook runs.
     pub owner: &'a ReleaseHooks,
     /// The plan's kinds, resolved.
@@ -185,7 +185,7 @@ fn resolved_of<'a>(resolution: &'a Resolution, step: &Step) -> Result<&'a Resolv
         .ok_or_else(|| discovery::unserved_error(&step.hook.type_key, &step.hook.name))
 }
 
-fn api_for(kube: &Kube, step: &Step, resolved: &Resolved, watch: bool) -> Api<DynamicObject> {
+fn api_for(kube: &Cluster, step: &Step, resolved: &Resolved, watch: bool) -> Api<DynamicObject> {
     let client = if watch {
         &kube.watch_client
     } else {
@@ -306,7 +306,7 @@ async fn delete_and_wait(
 
 /// Creates (never applies) the stored manifest.
 async fn create(
-    kube: &Kube,
+    kube: &Cluster,
     plan: &Plan,
     step: &Step,
     resolved: &Resolved,
@@ -391,7 +391,7 @@ fn condition_text(object: &Value, kind: &str) -> Option<String> {
 /// Waits until the Job or Pod reaches a final state, is deleted, or `timeout` passes. Lists
 /// the object, then watches from its resourceVersion; re-watches when a watch ends.
 async fn wait_done(
-    kube: &Kube,
+    kube: &Cluster,
     step: &Step,
     resolved: &Resolved,
     created: &DynamicObject,

@@ -3,7 +3,7 @@
 //! output is printed — never the release's values.
 
 use super::plan::Step;
-use crate::client::Kube;
+use crate::client::Cluster;
 use futures::{AsyncBufReadExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
@@ -22,7 +22,7 @@ pub struct LogTask {
 }
 
 /// Starts streaming the logs of `created` (a Job or Pod) in the background.
-pub fn spawn(kube: &Kube, step: &Step, created: &DynamicObject) -> LogTask {
+pub fn spawn(kube: &Cluster, step: &Step, created: &DynamicObject) -> LogTask {
     let pods: Api<Pod> = Api::namespaced(kube.watch_client.clone(), &step.hook.namespace);
     let hook = step.hook.name.clone();
     let kind = step.hook.type_key.kind.clone();

@@ -9,7 +9,7 @@ pub(crate) mod logs;
 pub(crate) mod plan;
 pub(crate) mod progress;
 
-use crate::client::Kube;
+use crate::client::Cluster;
 use crate::discovery;
 use crate::error::{Error, Result};
 use crate::options::{Connection, RerunOptions};
@@ -20,8 +20,8 @@ use std::collections::BTreeSet;
 use std::io::{BufRead, IsTerminal, Write};
 
 /// Runs `rerun`.
-pub async fn run(kube: &Kube, connection: &Connection, options: &RerunOptions) -> Result<u8> {
-    let store = Store::new(kube.client.clone(), connection.driver.0);
+pub async fn run(kube: &Cluster, connection: &Connection, options: &RerunOptions) -> Result<u8> {
+    let store = Store::new(kube.client.clone(), connection.driver);
     let namespace = kube.namespace.as_str();
     let records = store
         .records(Some(namespace), Some(&options.release))
