@@ -4,7 +4,7 @@
 //! rule of the hook policy with the patch the webhook would apply. Exit 1 on errors, 0 when
 //! clean or only warnings. No cluster access.
 
-pub(crate) mod order;
+pub(crate) mod prerequisites;
 
 use crate::error::{Error, Result};
 use crate::options::{LintOptions, LintOutput};
@@ -18,7 +18,7 @@ use std::io::{Read, Write};
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Severity {
+pub enum Level {
     /// An `audit` rule: logged by the webhook, not shown to the chart's user.
     Info,
     /// Helm or the webhook lets it through, but probably not as meant.
@@ -27,12 +27,12 @@ pub enum Severity {
     Error,
 }
 
-impl Severity {
+impl Level {
     fn label(self) -> &'static str {
         match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Error => "error",
+            Level::Info => "info",
+            Level::Warning => "warning",
+            Level::Error => "error",
         }
     }
 }
@@ -41,7 +41,7 @@ impl Severity {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Finding {
-    pub severity: Severity,
+    pub severity: Level,
     /// A stable id: `annotation/unknown-event`, `policy/privileged`, `order/runs-after-workload`.
     pub check: String,
     /// The annotation or field path.
@@ -149,11 +149,11 @@ pub fn run(options: &LintOptions) -> Result<u8> {
 }
 
 /// The policy's severity for a rule mode (`off` never reaches here).
-fn severity_of(mode: Mode) -> Severity {
+fn severity_of(mode: Mode) -> Level {
     match mode {
-        Mode::Enforce => Severity::Error,
-        Mode::Warn => Severity::Warning,
-        Mode::Audit | Mode::Off => Severity::Info,
+        Mode::Enforce => Level::Error,
+        Mode::Warn => Level::Warning,
+        Mode::Audit | Mode::Off => Level::Info,
     }
 }
 
@@ -170,7 +170,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
         let mut findings = Vec::new();
         for key in object.non_string_annotations() {
             findings.push(Finding {
-                severity: Severity::Error,
+                severity: Level::Error,
                 check: "annotation/not-a-string".into(),
                 field: format!("metadata.annotations.{key}"),
                 message: "annotation values must be strings: Helm fails to read the manifest \
@@ -181,7 +181,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             });
         }
         let Some(parsed) = parse_hook(&annotations_of(&object.value)) else {
-            regular.push(order::RegularObject {
+            regular.push(prerequisites::RegularObject {
                 kind: object.kind(),
                 name: object.name(),
             });
@@ -205,8 +205,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                 .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
                 .unwrap_or_else(|| "annotation".into());
             let mut severity = match d.severity {
-                HookSeverity::Error => Severity::Error,
-                HookSeverity::Warning => Severity::Warning,
+                HookSeverity::Error => Level::Error,
+                HookSeverity::Warning => Level::Warning,
             };
             if let Some(v) = rule {
                 severity = severity.max(severity_of(v.mode));
@@ -242,7 +242,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             .filter_map(|op| serde_json::to_value(op).ok())
             .collect();
         if !parsed.dropped {
-            ordered.push(order::OrderedHook {
+            ordered.push(prerequisites::OrderedHook {
                 index,
                 kind: object.kind(),
                 name: object.name(),
@@ -264,13 +264,13 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             ),
         ));
     }
-    for problem in order::check(&ordered, &regular) {
+    for problem in prerequisites::check(&ordered, &regular) {
         if let Some((_, report)) = reports.iter_mut().find(|(i, _)| *i == problem.index) {
             report.findings.push(Finding {
                 severity: if problem.error {
-                    Severity::Error
+                    Level::Error
                 } else {
-                    Severity::Warning
+                    Level::Warning
                 },
                 check: if problem.error {
                     "order/dependency-runs-later".into()
@@ -288,9 +288,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
     for report in &objects {
         for finding in &report.findings {
             match finding.severity {
-                Severity::Error => summary.errors += 1,
-                Severity::Warning => summary.warnings += 1,
-                Severity::Info => {}
+                Level::Error => summary.errors += 1,
+                Level::Warning => summary.warnings += 1,
+                Level::Info => {}
             }
         }
     }

@@ -16,7 +16,7 @@ fn job(name: &str, annotations: &str, extra_spec: &str) -> String {
 
 const GOOD: &str = "    helm.sh/hook: pre-upgrade\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n";
 
-fn checks(report: &Report) -> Vec<(String, Severity)> {
+fn checks(report: &Report) -> Vec<(String, Level)> {
     report
         .objects
         .iter()
@@ -28,7 +28,7 @@ fn checks(report: &Report) -> Vec<(String, Severity)> {
 fn unknown_event_is_an_error_and_the_object_is_dropped() {
     let report = run(&job("x", "    helm.sh/hook: pre-upgade\n", ""));
     assert!(report.objects[0].dropped);
-    assert!(checks(&report).contains(&("annotation/unknown-event".into(), Severity::Error)));
+    assert!(checks(&report).contains(&("annotation/unknown-event".into(), Level::Error)));
     assert_eq!(report.exit_code(), 1);
     let text = {
         let mut out = Vec::new();
@@ -54,7 +54,7 @@ fn non_integer_weight_is_an_error_with_the_rule_attached() {
         .iter()
         .find(|f| f.check == "annotation/weight-not-integer")
         .expect("weight finding");
-    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.severity, Level::Error);
     assert_eq!(f.rule.as_deref(), Some("hook-weight"));
     // Not repeated as a separate policy finding.
     assert!(
@@ -74,7 +74,7 @@ fn delete_policy_typo_is_an_error() {
     ));
     let c = checks(&report);
     assert!(
-        c.contains(&("annotation/unknown-delete-policy".into(), Severity::Error)),
+        c.contains(&("annotation/unknown-delete-policy".into(), Level::Error)),
         "{c:?}"
     );
     assert_eq!(report.exit_code(), 1);
@@ -87,7 +87,7 @@ fn privileged_hook_is_denied_by_the_policy() {
     let report = run(&text);
     let c = checks(&report);
     assert!(
-        c.contains(&("policy/privileged".into(), Severity::Error)),
+        c.contains(&("policy/privileged".into(), Level::Error)),
         "{c:?}"
     );
     assert_eq!(report.exit_code(), 1);
@@ -127,7 +127,7 @@ fn service_account_named_after_the_job_runs_too_late() {
         .iter()
         .find(|f| f.check == "order/dependency-runs-later")
         .expect("order finding");
-    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.severity, Level::Error);
     assert_eq!(report.exit_code(), 1);
 }
 
