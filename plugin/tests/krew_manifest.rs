@@ -19,7 +19,7 @@ const REQUIRED_PLATFORMS: [(&str, &str); 5] = [
 ];
 
 fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
 fn load_manifest() -> Value {

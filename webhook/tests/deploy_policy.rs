@@ -1,6 +1,6 @@
 //! The policy ConfigMap in deploy/ must be exactly the built-in policy
 //! (`helm-hooks-webhook default-policy` prints `Policy::builtin().to_yaml()`).
-//! Regenerate with `HELM_HOOKS_BLESS=1 cargo test -p helm-hooks --test deploy_policy`.
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test -p helm-hooks-webhook --test deploy_policy`.
 
 use helm_hooks::policy::Policy;
 use std::path::Path;
@@ -9,7 +9,7 @@ const CONFIGMAP: &str = "deploy/base/policy-configmap.yaml";
 
 fn expected() -> String {
     let mut out = String::from(
-        "# Generated from `helm-hooks-webhook default-policy`; checked by tests/deploy_policy.rs.\n\
+        "# Generated from `helm-hooks-webhook default-policy`; checked by webhook/tests/deploy_policy.rs.\n\
          # Edit the policy in an overlay or replace this ConfigMap; do not edit it here.\n\
          apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: helm-hooks-policy\ndata:\n  policy.yaml: |\n",
     );
@@ -23,8 +23,10 @@ fn expected() -> String {
 
 #[test]
 fn deploy_policy_configmap_matches_the_builtin_policy() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(CONFIGMAP);
-    if std::env::var_os("HELM_HOOKS_BLESS").is_some() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(CONFIGMAP);
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, expected()).unwrap();
     }
     let actual = std::fs::read_to_string(&path).unwrap_or_default();
@@ -32,6 +34,6 @@ fn deploy_policy_configmap_matches_the_builtin_policy() {
         actual,
         expected(),
         "{CONFIGMAP} drifted from the built-in policy; regenerate it with \
-         HELM_HOOKS_BLESS=1 cargo test -p helm-hooks --test deploy_policy"
+         UPDATE_GOLDEN=1 cargo test -p helm-hooks-webhook --test deploy_policy"
     );
 }
