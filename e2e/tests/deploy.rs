@@ -236,7 +236,7 @@ fn every_overlay_is_tested() {
     assert_eq!(
         overlays,
         BTreeSet::from(["cert-manager".to_owned(), "self-signed".to_owned()]),
-        "a new overlay needs a dry-run test in tests/e2e/tests/deploy.rs"
+        "a new overlay needs a dry-run test in e2e/tests/deploy.rs"
     );
 }
 

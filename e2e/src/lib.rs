@@ -44,7 +44,7 @@ impl Cluster {
         CLUSTER.get_or_init(|| {
             let hint = "end-to-end tests need the test cluster: run them under \
                         tests/cluster/with-cluster, e.g. `tests/cluster/with-cluster cargo test -p e2e` \
-                        (or `tests/run-all`)";
+                        (or `scripts/test` for everything)";
             let dir = std::env::var_os("HELM_HOOKS_CLUSTER_DIR")
                 .filter(|d| !d.is_empty())
                 .unwrap_or_else(|| panic!("HELM_HOOKS_CLUSTER_DIR is not set: {hint}"));
@@ -369,7 +369,7 @@ pub fn chart(name: &str) -> PathBuf {
 /// The repository's root directory.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
+        .join("..")
         .canonicalize()
         .expect("repository root")
 }
