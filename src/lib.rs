@@ -6,6 +6,7 @@
 //! - [`manifest`]: multi-document YAML (rendered charts) into objects.
 //! - [`ownership`]: whether a live object is a hook run of a release (the rule every deletion
 //!   asks).
+//! - [`post_render`]: the post-renderer: a rendered stream with the policy's defaults on hooks.
 //! - [`text`]: bounded echoes of values in messages and logs.
 //!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
@@ -16,5 +17,6 @@ pub mod hook;
 pub mod manifest;
 pub mod ownership;
 pub mod policy;
+pub mod post_render;
 pub mod release;
 pub mod text;

@@ -94,14 +94,18 @@ pub fn parse_manifests(text: &str) -> Result<Vec<ManifestObject>, ManifestError>
     Ok(objects)
 }
 
-struct Document {
-    text: String,
-    source: Option<String>,
-    line: usize,
+/// One document of a multi-document YAML stream, as written.
+pub(crate) struct Document {
+    /// The document's lines, each ending in `\n`, markers excluded.
+    pub(crate) text: String,
+    /// Its `# Source:` path, if any.
+    pub(crate) source: Option<String>,
+    /// 1-based line of the stream where it starts.
+    pub(crate) line: usize,
 }
 
 /// Splits on `---` lines (a marker may carry a trailing comment) and `...` end markers.
-fn split_documents(text: &str) -> Vec<Document> {
+pub(crate) fn split_documents(text: &str) -> Vec<Document> {
     let mut documents = Vec::new();
     let mut current = Document {
         text: String::new(),

@@ -1,6 +1,7 @@
 //! The result of evaluating one object against the policy.
 
 use super::document::{Mode, RuleId};
+use crate::text::Truncated;
 use json_patch::PatchOperation;
 use serde::Serialize;
 use std::fmt;
@@ -74,7 +75,35 @@ pub struct Verdict {
     pub violations: Vec<Violation>,
 }
 
+impl Violation {
+    /// `rule: Kind/name: field: message` with each part that can quote the object cut to
+    /// [`ECHO_CHARS`] characters: the line the webhook and the post-renderer show.
+    pub fn describe(&self) -> String {
+        format!(
+            "{}: {}: {}: {}",
+            self.rule,
+            Truncated(&self.object, ECHO_CHARS),
+            Truncated(&self.field, ECHO_CHARS),
+            Truncated(&self.message, ECHO_CHARS)
+        )
+    }
+}
+
+/// How many characters of a value from the object a violation line repeats.
+pub const ECHO_CHARS: usize = 256;
+
 impl Verdict {
+    /// The message an `enforce` denial carries (`helm-hooks policy denied this hook: …`, the
+    /// violations joined by `; `), or `None` when nothing denies the object.
+    pub fn denial_message(&self) -> Option<String> {
+        let denials: Vec<String> = self
+            .in_mode(Mode::Enforce)
+            .map(Violation::describe)
+            .collect();
+        (!denials.is_empty())
+            .then(|| format!("helm-hooks policy denied this hook: {}", denials.join("; ")))
+    }
+
     /// Findings of rules in `mode`.
     pub fn in_mode(&self, mode: Mode) -> impl Iterator<Item = &Violation> {
         self.violations.iter().filter(move |v| v.mode == mode)

@@ -5,7 +5,7 @@
 //! and the benchmark call it directly. The policy decisions themselves live in
 //! [`helm_hooks::policy`]; this module only maps them onto the AdmissionReview wire format.
 
-use crate::truncate::{echo, truncate};
+use crate::truncate::truncate;
 use base64::Engine as _;
 use helm_hooks::policy::{AppliedDefault, Mode, Policy, Verdict, Violation, evaluate};
 use serde::{Deserialize, Serialize};
@@ -442,18 +442,6 @@ fn mutate(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) 
     }
 }
 
-/// A violation as `rule: Kind/name: field: message` (its [`std::fmt::Display`]), with each
-/// part that can quote the object cut (see [`crate::truncate`]).
-fn describe(v: &Violation) -> String {
-    format!(
-        "{}: {}: {}: {}",
-        v.rule,
-        echo(&v.object),
-        echo(&v.field),
-        echo(&v.message)
-    )
-}
-
 /// `/validate`: deny on enforce-mode violations, warn on warn-mode ones; audit-mode ones are
 /// only reported in [`Outcome::violations`] for logs and metrics.
 fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
@@ -468,10 +456,11 @@ fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
     if !verdict.is_hook {
         return outcome(allow(request), Decision::Allowed, Some("not a hook"));
     }
-    let warnings: Vec<String> = verdict.in_mode(Mode::Warn).map(describe).collect();
-    let denials: Vec<String> = verdict.in_mode(Mode::Enforce).map(describe).collect();
-    let (response, decision) = if !denials.is_empty() {
-        let message = format!("helm-hooks policy denied this hook: {}", denials.join("; "));
+    let warnings: Vec<String> = verdict
+        .in_mode(Mode::Warn)
+        .map(Violation::describe)
+        .collect();
+    let (response, decision) = if let Some(message) = verdict.denial_message() {
         let response = AdmissionResponse {
             allowed: false,
             status: Some(Status {

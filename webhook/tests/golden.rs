@@ -340,3 +340,73 @@ fn byte_array_patch_encoding_carries_the_same_patch() {
         decoded_patch(&b64)
     );
 }
+
+/// The post-renderer (`kubectl hooks post-render`) gives every hook of every case exactly the
+/// object `/mutate`'s patch makes, and denies with `/validate`'s message: one engine, one patch.
+#[test]
+fn post_render_matches_mutate_and_validate_for_every_case() {
+    let mut compared = 0;
+    for mut case in cases() {
+        // The apiserver sends an object in the request's namespace; some cases leave the
+        // object's own namespace out or different, and the post-renderer reads only the object.
+        if let Some(ns) = case.review["request"]["namespace"]
+            .as_str()
+            .map(str::to_string)
+            && case.review["request"]["object"]["metadata"].is_object()
+        {
+            case.review["request"]["object"]["metadata"]["namespace"] = json!(ns);
+        }
+        let request = &case.review["request"];
+        let object = &request["object"];
+        // What Helm renders is created: updates, deletes and subresources never reach a
+        // post-renderer (the webhook passes them through).
+        let created = request["operation"] == "CREATE"
+            && request["subResource"].as_str().is_none_or(str::is_empty);
+        if !created
+            || !object.is_object()
+            || object
+                .pointer("/metadata/annotations/helm.sh~1hook")
+                .is_none()
+        {
+            continue;
+        }
+        let namespace = request["namespace"].as_str();
+        let yaml = serde_yaml_ng::to_string(object).unwrap();
+        let rendered =
+            helm_hooks::post_render::post_render(&case.policy, &yaml, namespace).unwrap();
+
+        let mutate = answer(Endpoint::Mutate, &case.policy, &case.review);
+        let mut expected = object.clone();
+        if let Value::Array(_) = decoded_patch(&mutate) {
+            let patch: json_patch::Patch = serde_json::from_value(decoded_patch(&mutate)).unwrap();
+            json_patch::patch(&mut expected, &patch).unwrap();
+        }
+        let got: Vec<Value> = helm_hooks::manifest::parse_manifests(&rendered.manifests)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.value)
+            .collect();
+        assert_eq!(
+            got,
+            [expected],
+            "{}: post-render differs from /mutate",
+            case.name
+        );
+
+        let validate = answer(Endpoint::Validate, &case.policy, &case.review);
+        let denial = validate
+            .review
+            .response
+            .status
+            .as_ref()
+            .map(|s| s.message.clone());
+        assert_eq!(
+            rendered.denials.first().cloned(),
+            denial,
+            "{}: post-render's denial differs from /validate's",
+            case.name
+        );
+        compared += 1;
+    }
+    assert!(compared >= 20, "only {compared} hook cases compared");
+}
