@@ -61,6 +61,9 @@ pub enum CliCommand {
     Cleanup(CleanupArgs),
     /// Check rendered manifests (`helm template … | kubectl hooks lint -f -`) offline.
     Lint(LintArgs),
+    /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
+    /// every hook on stdout (`helm template … | kubectl hooks post-render`).
+    PostRender(PostRenderArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// Print the plugin's version.
@@ -169,6 +172,14 @@ pub struct LintArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: LintOutputArg,
+}
+
+/// `kubectl hooks post-render`.
+#[derive(Debug, Args)]
+pub struct PostRenderArgs {
+    /// A policy document (default: the built-in policy, as the webhook's default).
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `kubectl hooks completion`.

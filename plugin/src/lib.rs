@@ -24,6 +24,8 @@ pub(crate) mod lint;
 pub(crate) mod list;
 pub(crate) mod objects;
 pub(crate) mod options;
+pub(crate) mod policy_file;
+pub(crate) mod post_render;
 pub(crate) mod printers;
 pub(crate) mod releases;
 pub(crate) mod rerun;
@@ -83,6 +85,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
             Ok(EXIT_OK)
         }
         Command::Lint(lint) => lint::run(&lint),
+        Command::PostRender(o) => post_render::run(&o),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -94,7 +97,10 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::List(o) => list::run(&kube, &options.connection, &o).await,
                     Command::Rerun(o) => rerun::run(&kube, &options.connection, &o).await,
                     Command::Cleanup(o) => cleanup::run(&kube, &options.connection, &o).await,
-                    Command::Lint(_) | Command::Completion(_) | Command::Version => {
+                    Command::Lint(_)
+                    | Command::PostRender(_)
+                    | Command::Completion(_)
+                    | Command::Version => {
                         unreachable!("handled without a cluster")
                     }
                 }

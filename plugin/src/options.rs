@@ -43,8 +43,18 @@ pub enum Command {
     Rerun(RerunOptions),
     Cleanup(CleanupOptions),
     Lint(LintOptions),
+    PostRender(PostRenderOptions),
     Completion(clap_complete::Shell),
     Version,
+}
+
+/// `post-render`'s options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostRenderOptions {
+    /// `--policy`; `None`: the built-in policy.
+    pub policy: Option<PathBuf>,
+    /// The release namespace: `-n`, else `HELM_NAMESPACE` (set by Helm for plugins).
+    pub namespace: Option<String>,
 }
 
 /// Output formats of `list`.
@@ -263,6 +273,15 @@ impl Options {
                     LintOutputArg::Text => LintOutput::Text,
                     LintOutputArg::Json => LintOutput::Json,
                 },
+            }),
+            CliCommand::PostRender(a) => Command::PostRender(PostRenderOptions {
+                policy: a.policy,
+                // Helm passes the release namespace to plugins as HELM_NAMESPACE.
+                namespace: connection
+                    .namespace
+                    .clone()
+                    .or_else(|| std::env::var("HELM_NAMESPACE").ok())
+                    .filter(|ns| !ns.is_empty()),
             }),
             CliCommand::Completion(a) => Command::Completion(a.shell),
             CliCommand::Version => Command::Version,

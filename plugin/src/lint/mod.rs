@@ -117,22 +117,7 @@ pub fn run(options: &LintOptions) -> Result<u8> {
             (text, "stdin".to_string())
         }
     };
-    let policy = match &options.policy {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|e| {
-                Error::Failed(format!("cannot read policy {}: {e}", path.display()))
-            })?;
-            Policy::from_yaml(&text).map_err(|e| {
-                Error::Failed(format!(
-                    "invalid policy {}: {}: {}",
-                    path.display(),
-                    e.field,
-                    e.message
-                ))
-            })?
-        }
-        None => Policy::builtin(),
-    };
+    let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
     let report = lint(&objects, &policy);
     let mut stdout = std::io::stdout().lock();
