@@ -357,20 +357,25 @@ pub struct Policy {
     pub namespace_overrides: Vec<NamespaceOverride>,
 }
 
+impl RuleSetting {
+    /// The setting of `rule` in the built-in policy.
+    pub fn builtin(rule: RuleId) -> RuleSetting {
+        let mut setting = RuleSetting::mode(rule.default_mode());
+        match rule {
+            RuleId::Deadline => setting.max_seconds = Some(3600),
+            RuleId::Capabilities => setting.allowed = Some(vec!["NET_BIND_SERVICE".into()]),
+            _ => {}
+        }
+        setting
+    }
+}
+
 impl Default for Policy {
     /// The built-in default policy.
     fn default() -> Self {
         let rules = RuleId::ALL
             .into_iter()
-            .map(|id| {
-                let mut setting = RuleSetting::mode(id.default_mode());
-                match id {
-                    RuleId::Deadline => setting.max_seconds = Some(3600),
-                    RuleId::Capabilities => setting.allowed = Some(vec!["NET_BIND_SERVICE".into()]),
-                    _ => {}
-                }
-                (id, setting)
-            })
+            .map(|id| (id, RuleSetting::builtin(id)))
             .collect();
         Policy {
             api_version: API_VERSION.into(),
@@ -425,18 +430,39 @@ impl Policy {
         serde_yaml_ng::to_string(self).expect("a policy always serializes")
     }
 
-    /// The setting of `rule` in `namespace`: an override, else the document, else built-in.
+    /// The setting of `rule` in `namespace`. To ask about several rules, resolve the namespace
+    /// once with [`Policy::resolve`].
     pub fn rule(&self, rule: RuleId, namespace: Option<&str>) -> RuleSetting {
-        let base = self.rules.get(&rule).cloned().unwrap_or_else(|| {
-            Policy::default()
-                .rules
-                .remove(&rule)
-                .expect("every rule has a default")
-        });
-        match self
-            .override_for(namespace)
-            .and_then(|o| o.rules.get(&rule))
-        {
+        self.rule_with(rule, self.override_for(namespace))
+    }
+
+    /// The defaults in force in `namespace`.
+    pub fn defaults_for(&self, namespace: Option<&str>) -> HookDefaults {
+        self.defaults_with(self.override_for(namespace))
+    }
+
+    /// Whether hooks in `namespace` are left alone entirely.
+    pub fn is_exempt(&self, namespace: Option<&str>) -> bool {
+        namespace.is_some_and(|ns| self.exempt_namespaces.iter().any(|e| e == ns))
+    }
+
+    /// The first override that lists `namespace`.
+    pub(super) fn override_for(&self, namespace: Option<&str>) -> Option<&NamespaceOverride> {
+        let ns = namespace?;
+        self.namespace_overrides
+            .iter()
+            .find(|o| o.namespaces.iter().any(|n| n == ns))
+    }
+
+    /// The setting of `rule` under `over`: the override's mode (and its parameters, where it
+    /// sets them), else the document's setting, else the built-in one.
+    pub(super) fn rule_with(&self, rule: RuleId, over: Option<&NamespaceOverride>) -> RuleSetting {
+        let base = self
+            .rules
+            .get(&rule)
+            .cloned()
+            .unwrap_or_else(|| RuleSetting::builtin(rule));
+        match over.and_then(|o| o.rules.get(&rule)) {
             Some(over) => RuleSetting {
                 mode: over.mode,
                 max_seconds: over.max_seconds.or(base.max_seconds),
@@ -446,13 +472,10 @@ impl Policy {
         }
     }
 
-    /// The defaults in force in `namespace`.
-    pub fn defaults_for(&self, namespace: Option<&str>) -> HookDefaults {
+    /// The document's defaults changed by `over`'s (`0` or `""` switches one off).
+    pub(super) fn defaults_with(&self, over: Option<&NamespaceOverride>) -> HookDefaults {
         let mut defaults = self.defaults.clone();
-        if let Some(over) = self
-            .override_for(namespace)
-            .and_then(|o| o.defaults.as_ref())
-        {
+        if let Some(over) = over.and_then(|o| o.defaults.as_ref()) {
             if let Some(p) = &over.delete_policy {
                 defaults.delete_policy = Some(p.clone()).filter(|p| !p.is_empty());
             }
@@ -467,18 +490,6 @@ impl Policy {
             }
         }
         defaults
-    }
-
-    /// Whether hooks in `namespace` are left alone entirely.
-    pub fn is_exempt(&self, namespace: Option<&str>) -> bool {
-        namespace.is_some_and(|ns| self.exempt_namespaces.iter().any(|e| e == ns))
-    }
-
-    fn override_for(&self, namespace: Option<&str>) -> Option<&NamespaceOverride> {
-        let ns = namespace?;
-        self.namespace_overrides
-            .iter()
-            .find(|o| o.namespaces.iter().any(|n| n == ns))
     }
 
     fn validate(&self) -> Result<(), PolicyError> {

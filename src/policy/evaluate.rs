@@ -1,4 +1,5 @@
-//! Evaluation of one object: defaults first, then every rule on the object as patched.
+//! Evaluation of one object: the policy resolved for its namespace, then defaults first, then
+//! every rule on the object as patched.
 
 use super::defaults;
 use super::document::Policy;
@@ -20,7 +21,8 @@ pub fn evaluate(policy: &Policy, object: &Value, namespace: Option<&str>) -> Ver
             .pointer("/metadata/namespace")
             .and_then(Value::as_str)
     });
-    if policy.is_exempt(namespace) {
+    let effective = policy.resolve(namespace);
+    if effective.is_exempt() {
         return Verdict {
             is_hook: true,
             exempt: true,
@@ -31,18 +33,12 @@ pub fn evaluate(policy: &Policy, object: &Value, namespace: Option<&str>) -> Ver
     let mut builder = PatchBuilder::new(object.clone());
     let mut applied_defaults = Vec::new();
     defaults::apply(
-        &policy.defaults_for(namespace),
+        effective.defaults(),
         workload,
         &mut builder,
         &mut applied_defaults,
     );
-    let violations = rules::check(
-        policy,
-        namespace,
-        builder.document(),
-        &hook,
-        &object_name(object),
-    );
+    let violations = rules::check(&effective, builder.document(), &hook, &object_name(object));
     Verdict {
         is_hook: true,
         exempt: false,

@@ -2,12 +2,17 @@
 //! refuse. One engine serves the webhook and `kubectl hooks lint`, so a chart that lints
 //! clean is admitted, and the reverse.
 //!
+//! [`Policy`] is the document; [`Policy::resolve`] gives the [`EffectivePolicy`] of one
+//! namespace (exemption, rule settings and defaults with its override merged in), which is what
+//! the rules and the defaults read.
+//!
 //! [`evaluate`] takes one object (raw as rendered, or as the apiserver sends it after its own
 //! defaulting) and returns a [`Verdict`]: the JSON patch of defaults, and the violations found
 //! on the object *as patched*, each with its rule id, mode, field path and fix.
 
 mod defaults;
 mod document;
+mod effective;
 mod evaluate;
 mod patch;
 mod rules;
@@ -18,6 +23,7 @@ pub use document::{
     DefaultsOverride, HookDefaults, Mode, NamespaceOverride, Policy, PolicyError, RuleId,
     RuleSetting, SecurityContextDefaults, SecurityProfile,
 };
+pub use effective::EffectivePolicy;
 pub use evaluate::evaluate;
 pub use rules::rule_of;
 pub use verdict::{AppliedDefault, Verdict, Violation};

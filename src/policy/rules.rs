@@ -1,7 +1,8 @@
 //! The rules: each looks at the object as patched and reports findings with the field path
 //! and the fix. Messages stay short: the apiserver truncates long warnings.
 
-use super::document::{Policy, RuleId};
+use super::document::RuleId;
+use super::effective::EffectivePolicy;
 use super::verdict::Violation;
 use super::workload::{ContainerRef, Workload, containers, normalize_capability};
 use crate::hook::{DiagnosticKind, ParsedHook};
@@ -22,10 +23,9 @@ fn finding(rule: RuleId, field: impl Into<String>, message: impl Into<String>) -
     }
 }
 
-/// Runs every rule that is not `off` in `namespace`.
+/// Runs every rule that is not `off` in `policy`.
 pub fn check(
-    policy: &Policy,
-    namespace: Option<&str>,
+    policy: &EffectivePolicy,
     object: &Value,
     hook: &ParsedHook,
     object_name: &str,
@@ -36,12 +36,12 @@ pub fn check(
         let spec = object
             .pointer(&super::patch::pointer(tokens))
             .unwrap_or(&Value::Null);
-        pod_findings(policy, namespace, workload, object, spec, &mut findings);
+        pod_findings(policy, workload, object, spec, &mut findings);
     }
     findings
         .into_iter()
         .filter_map(|f| {
-            let mode = policy.rule(f.rule, namespace).mode;
+            let mode = policy.mode(f.rule);
             (mode != super::Mode::Off).then(|| Violation {
                 rule: f.rule,
                 mode,
@@ -100,8 +100,7 @@ fn annotation_findings(hook: &ParsedHook) -> Vec<Finding> {
 }
 
 fn pod_findings(
-    policy: &Policy,
-    namespace: Option<&str>,
+    policy: &EffectivePolicy,
     workload: Workload,
     object: &Value,
     spec: &Value,
@@ -157,7 +156,7 @@ fn pod_findings(
             "unset: a hung hook runs forever after Helm gives up; set e.g. 600",
         )),
         Some(seconds) => {
-            if let Some(max) = policy.rule(RuleId::Deadline, namespace).max_seconds
+            if let Some(max) = policy.rule(RuleId::Deadline).max_seconds
                 && seconds > max
             {
                 out.push(finding(
@@ -169,10 +168,10 @@ fn pod_findings(
         }
     }
     let allowed: Vec<String> = policy
-        .rule(RuleId::Capabilities, namespace)
+        .rule(RuleId::Capabilities)
         .allowed
-        .unwrap_or_default()
         .iter()
+        .flatten()
         .map(|c| normalize_capability(c))
         .collect();
     for container in containers(spec) {
