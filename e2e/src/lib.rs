@@ -667,3 +667,58 @@ mod tests {
         assert_eq!(decode_release(&cm)["name"], "x");
     }
 }
+
+/// A Helm data home of its own with Helm plugins of this repository installed
+/// (`helm-plugin/NAME`), and the environment that makes helm use it and find `kubectl-hooks`.
+/// Each test gets its own, so plugins never leak into other tests' helm.
+#[derive(Debug)]
+pub struct HelmPlugins {
+    data_home: PathBuf,
+    path: std::ffi::OsString,
+}
+
+impl HelmPlugins {
+    /// Installs `plugins` with `helm plugin install` of `version`.
+    pub fn install(version: Helm, plugins: &[&str]) -> HelmPlugins {
+        let data_home = std::env::temp_dir().join(format!(
+            "helm-hooks-e2e-plugins-{}-{}",
+            std::process::id(),
+            unique_suffix()
+        ));
+        std::fs::create_dir_all(&data_home).unwrap();
+        let plugin_binary = workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN");
+        let mut dirs = vec![plugin_binary.parent().unwrap().to_path_buf()];
+        dirs.extend(std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_default(),
+        ));
+        let plugins_env = HelmPlugins {
+            data_home,
+            path: std::env::join_paths(dirs).unwrap(),
+        };
+        for plugin in plugins {
+            plugins_env
+                .apply(helm(version))
+                .args(["plugin", "install"])
+                .arg(repo_root().join("helm-plugin").join(plugin))
+                .success();
+        }
+        plugins_env
+    }
+
+    /// `run` with this data home and `kubectl-hooks` on `PATH`.
+    pub fn apply(&self, run: Run) -> Run {
+        run.env("HELM_DATA_HOME", &self.data_home)
+            .env("PATH", &self.path)
+    }
+}
+
+impl Drop for HelmPlugins {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.data_home);
+    }
+}
+
+fn unique_suffix() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

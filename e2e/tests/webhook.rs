@@ -529,3 +529,29 @@ fn opted_out_namespaces_are_never_reviewed() {
         "an opted-out namespace was reviewed"
     );
 }
+
+/// With the post-renderer (`helm-plugin/hooks-post-render`) the hooks arrive with the defaults
+/// already in place: the webhook reviews them and patches nothing (one engine, one patch).
+#[test]
+fn post_rendered_hooks_need_no_webhook_patch() {
+    let ns = TestNamespace::reviewed("webhook-post-render");
+    let webhook = webhook_for(&ns);
+    let plugins = e2e::HelmPlugins::install(Helm::V4, &["hooks-post-render"]);
+    for verb in ["install", "upgrade"] {
+        plugins
+            .apply(ns.helm(Helm::V4))
+            .args([verb, "demo"])
+            .arg(chart("hooks-demo"))
+            .args(["--post-renderer", "hooks-post-render", "--timeout", "60s"])
+            .success();
+    }
+    let reviewed = webhook.count("mutate", "allowed");
+    assert!(reviewed >= 5, "{:#?}", webhook.reviews());
+    assert_eq!(
+        webhook.count("mutate", "patched"),
+        0,
+        "{:#?}",
+        webhook.reviews()
+    );
+    assert_eq!(webhook.count("validate", "denied"), 0);
+}
