@@ -114,6 +114,9 @@ pub enum LiveStatus {
     Absent,
     /// The stored manifest cannot be read, so the live object cannot be identified.
     Unknown,
+    /// An object of that name exists but is older than the release: a leftover of an earlier
+    /// release of the same name, not this release's hook.
+    Stale,
 }
 
 impl LiveStatus {
@@ -138,6 +141,7 @@ impl LiveStatus {
             LiveStatus::Present => "Present",
             LiveStatus::Absent => "Absent",
             LiveStatus::Unknown => "Unknown",
+            LiveStatus::Stale => "Stale",
         }
     }
 

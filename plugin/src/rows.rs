@@ -5,6 +5,7 @@
 use crate::objects::{self, HookRef, LiveStatus};
 use crate::releases::Record;
 use helm_hooks::hook::HookEvent;
+use helm_hooks::ownership::predates_release;
 use helm_hooks::release::{Hook, HookPhase};
 use jiff::Timestamp;
 use serde::Serialize;
@@ -43,6 +44,9 @@ pub struct HookRow {
     /// `job.batch`, for `-o name`.
     #[serde(skip)]
     pub kubectl_kind: String,
+    /// `info.first_deployed` of the record: a live object older than that is [`LiveStatus::Stale`].
+    #[serde(skip)]
+    pub first_deployed: Option<String>,
 }
 
 /// `last_run` of the record.
@@ -135,6 +139,11 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
                 uid: None,
                 creation_timestamp: None,
                 kubectl_kind: reference.type_key.kubectl_kind(),
+                first_deployed: record
+                    .release
+                    .info
+                    .as_ref()
+                    .and_then(|i| i.first_deployed.clone()),
             };
             (reference, row)
         })
@@ -160,7 +169,14 @@ pub fn manifest_errors(record: &Record, rows: &[(HookRef, HookRow)]) -> Vec<Stri
 pub fn attach_live(rows: &mut [(HookRef, HookRow)], lookup: &objects::Lookup) {
     for (reference, row) in rows.iter_mut() {
         if let Some(live) = lookup.get(reference) {
-            row.status = live.status;
+            let stale = live
+                .created
+                .is_some_and(|c| predates_release(row.first_deployed.as_deref(), c.as_second()));
+            row.status = if stale {
+                LiveStatus::Stale
+            } else {
+                live.status
+            };
             row.object_namespace = live.key.namespace.clone();
             row.uid = Some(live.uid.clone());
             row.creation_timestamp = live.created;

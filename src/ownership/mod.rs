@@ -312,6 +312,16 @@ impl ReleaseHooks {
     }
 }
 
+/// Whether an object created at `created` (seconds since the epoch) is older than the release
+/// itself — `info.first_deployed` of its records, less [`CLOCK_SKEW_SECONDS`]: a leftover of an
+/// earlier release of the same name (uninstalled, then installed again), never a hook run of
+/// this one. `false` when `first_deployed` is missing or unreadable.
+pub fn predates_release(first_deployed: Option<&str>, created: i64) -> bool {
+    first_deployed
+        .and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .is_some_and(|since| created < since.as_second() - CLOCK_SKEW_SECONDS)
+}
+
 /// The value `kubectl hooks rerun` stamps as [`RERUN_ANNOTATION`].
 pub fn rerun_stamp(namespace: &str, release: &str, revision: i64) -> String {
     format!("{namespace}/{release}.v{revision}")

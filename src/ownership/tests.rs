@@ -209,6 +209,17 @@ fn pending_and_uninstalling_releases_are_untouchable_without_force() {
 }
 
 #[test]
+fn objects_older_than_the_release_are_leftovers_of_an_earlier_one() {
+    let first = Some("2026-05-01T10:00:00Z");
+    // STARTED is 10:00Z, the first deployment's time.
+    assert!(predates_release(first, STARTED_S - CLOCK_SKEW_SECONDS - 1));
+    assert!(!predates_release(first, STARTED_S - CLOCK_SKEW_SECONDS));
+    assert!(!predates_release(first, STARTED_S + 60));
+    assert!(!predates_release(None, 0));
+    assert!(!predates_release(Some("garbage"), 0));
+}
+
+#[test]
 fn crds_are_never_deleted_and_keep_is_case_insensitive() {
     assert!(is_never_deleted("CustomResourceDefinition"));
     assert!(!is_never_deleted("Job"));

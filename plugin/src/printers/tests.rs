@@ -35,6 +35,7 @@ fn row(name: &str, kind: &str, weight: i64) -> HookRow {
             "serviceaccount"
         }
         .into(),
+        first_deployed: None,
     }
 }
 
@@ -179,7 +180,7 @@ mod real_records {
 
     /// Two hours after the live objects were created.
     fn later() -> Timestamp {
-        "2026-11-21T08:05:00Z".parse().unwrap()
+        "2026-11-21T08:50:00Z".parse().unwrap()
     }
 
     /// `list`'s rows of `record`, with what stays live after `helm test` of v2: the

@@ -10,7 +10,11 @@ fn hook(name: &str, kind: &str, events: &[&str], weight: i64) -> serde_json::Val
 }
 
 fn demo() -> Record {
-    let release = serde_json::json!({
+    record(&demo_json().to_string())
+}
+
+fn demo_json() -> serde_json::Value {
+    serde_json::json!({
         "name": "demo", "namespace": "team", "version": 3,
         "info": {"status": "deployed"},
         "config": {"dbPassword": "s3cr3t"},
@@ -21,8 +25,30 @@ fn demo() -> Record {
             hook("late", "Job", &["post-install"], 5),
             hook("early", "Job", &["post-install"], -5),
         ]
-    });
-    record(&release.to_string())
+    })
+}
+
+/// Issue 11: after `helm uninstall` and a reinstall under the same name, the stale Job of the
+/// first installation listed as a `Complete` hook of the new revision 1 (AGE older than the
+/// release). An object older than the release's first deployment is `Stale`.
+#[test]
+fn a_reinstall_does_not_claim_the_previous_installations_leftover() {
+    let mut json = demo_json();
+    json["info"]["first_deployed"] = serde_json::json!("2026-05-01T12:00:00Z");
+    let record = record(&json.to_string());
+    let mut rows = rows_of(&record, None);
+    let older: jiff::Timestamp = "2026-04-30T08:00:00Z".parse().unwrap();
+    let newer: jiff::Timestamp = "2026-05-01T12:00:30Z".parse().unwrap();
+    let live = |name: &str, created| {
+        let mut object = testdata::live("Job", "team", name, LiveStatus::Complete);
+        object.created = Some(created);
+        object
+    };
+    let lookup = testdata::lookup(vec![live("late", older), live("early", newer)]);
+    attach_live(&mut rows, &lookup);
+    let status = |name: &str| rows.iter().find(|(_, r)| r.name == name).unwrap().1.status;
+    assert_eq!(status("late"), LiveStatus::Stale);
+    assert_eq!(status("early"), LiveStatus::Complete);
 }
 
 /// Issue 10, defect 10: a hook whose stored manifest is invalid YAML listed as `Absent`

@@ -436,7 +436,7 @@ mod real_records {
                 .collect();
             skipped.sort();
             let hand_made = "not a hook run of release demo: created at \
-                                 2026-11-21T06:05:00Z, outside every recorded run of the hook \
+                                 2026-11-21T06:50:00Z, outside every recorded run of the hook \
                                  (made by hand?)"
                 .to_string();
             assert_eq!(
@@ -591,8 +591,9 @@ mod real_records {
                 },
             );
             assert_eq!(names(&present), ["serviceaccount/demo-hooks"]);
-            // Created at 06:05 and 06:43, two hours or less before now: nothing is three hours old.
-            assert_eq!(created().to_string(), "2026-11-21T06:05:00Z");
+            // Created at 06:43 and 06:50, less than two hours before now: nothing is three
+            // hours old.
+            assert_eq!(created().to_string(), "2026-11-21T06:50:00Z");
             let old = select_from(
                 helm,
                 Criteria {
