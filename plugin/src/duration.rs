@@ -62,6 +62,17 @@ pub fn human_seconds(seconds: i64) -> String {
     format!("{}y", hours / 24 / 365)
 }
 
+/// How long a hook ran, for the DURATION column: milliseconds below a second (`372ms`), else
+/// [`human_seconds`] of the whole seconds elapsed (never rounded up).
+pub fn human_elapsed(elapsed: jiff::SignedDuration) -> String {
+    let millis = elapsed.as_millis();
+    if (0..1000).contains(&millis) {
+        format!("{millis}ms")
+    } else {
+        human_seconds(elapsed.as_secs())
+    }
+}
+
 /// [`human_seconds`] of a [`Duration`].
 pub fn human(duration: Duration) -> String {
     human_seconds(i64::try_from(duration.as_secs()).unwrap_or(i64::MAX))
@@ -158,6 +169,33 @@ fn trim_fraction(nanos: u32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 13: `-o wide` DURATION subtracted whole seconds, so 0.372 s showed `0s` and
+    /// 0.499 s (across a second boundary) `1s`.
+    #[test]
+    fn duration_below_a_second_is_shown_in_milliseconds() {
+        let run = |from: &str, to: &str| {
+            let from: jiff::Timestamp = from.parse().unwrap();
+            let to: jiff::Timestamp = to.parse().unwrap();
+            human_elapsed(to.duration_since(from))
+        };
+        assert_eq!(
+            run("2026-05-01T10:00:00.100Z", "2026-05-01T10:00:00.472Z"),
+            "372ms"
+        );
+        assert_eq!(
+            run("2026-05-01T10:00:00.900Z", "2026-05-01T10:00:01.399Z"),
+            "499ms"
+        );
+        assert_eq!(
+            run("2026-05-01T10:00:00.900Z", "2026-05-01T10:00:02.899Z"),
+            "1s"
+        );
+        assert_eq!(
+            run("2026-05-01T10:00:00Z", "2026-05-01T10:05:12.5Z"),
+            "5m12s"
+        );
+    }
 
     #[test]
     fn human_duration_matches_kubectl() {

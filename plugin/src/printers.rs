@@ -133,9 +133,9 @@ fn last_run_phase(row: &HookRow) -> String {
 /// DURATION: completed − started; for a run in flight, the time since it started.
 fn run_duration(row: &HookRow, now: Timestamp) -> String {
     match (row.last_run.started_at, row.last_run.completed_at) {
-        (Some(start), Some(end)) => duration::human_seconds(end.as_second() - start.as_second()),
+        (Some(start), Some(end)) => duration::human_elapsed(end.duration_since(start)),
         (Some(start), None) if row.last_run.phase == HookPhase::Running => {
-            duration::human_seconds(now.as_second() - start.as_second())
+            duration::human_elapsed(now.duration_since(start))
         }
         _ => NONE.to_string(),
     }

@@ -263,8 +263,8 @@ demo-smoke-test          Pod              test                        0        b
                 helm.prefix
             );
             assert!(column(&text, 10).iter().all(|r| r == "2"), "{text}");
-            // Each STARTED is the record's started_at to the second; DURATION counts whole
-            // seconds between started_at and completed_at.
+            // Each STARTED is the record's started_at to the second; DURATION is the time from
+            // started_at to completed_at: milliseconds below a second, else whole seconds.
             let record = helm.secret(2);
             for line in cells(&text) {
                 let hook = record
@@ -280,10 +280,15 @@ demo-smoke-test          Pod              test                        0        b
                     "{started}"
                 );
                 assert_eq!(line[8], format!("{}Z", &started[..19]), "{}", helm.prefix);
-                let seconds = |t: &str| t.parse::<Timestamp>().unwrap().as_second();
-                let took = seconds(completed) - seconds(started);
-                assert!((0..60).contains(&took), "{took}");
-                assert_eq!(line[9], format!("{took}s"), "{}", line[0]);
+                let at = |t: &str| t.parse::<Timestamp>().unwrap();
+                let took = at(completed).duration_since(at(started));
+                assert!((0..60_000).contains(&took.as_millis()), "{took:?}");
+                let expected = if took.as_millis() < 1000 {
+                    format!("{}ms", took.as_millis())
+                } else {
+                    format!("{}s", took.as_secs())
+                };
+                assert_eq!(line[9], expected, "{}", line[0]);
             }
         }
     }
