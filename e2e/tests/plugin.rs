@@ -155,7 +155,17 @@ fn list_agrees_with_helm(helm: Helm) {
     // --revision 1 shows the install's record; the table has kubectl's headers.
     let first = list_json(&ns, &["--revision", "1"]);
     assert!(first.iter().all(|i| i["revision"] == 1));
+    // One release: a line with its revision and status, then kubectl's table.
     let table = hooks(&ns).args(["list", RELEASE]).success().stdout;
+    let (release_line, table) = table.split_once("\n\n").unwrap_or(("", &table));
+    assert_eq!(
+        release_line,
+        format!(
+            "RELEASE: demo   NAMESPACE: {}   REVISION: 2   STATUS: deployed",
+            ns.name()
+        ),
+        "{table}"
+    );
     assert!(
         table.starts_with("NAME ") && table.contains("DELETE-POLICY") && table.contains(" AGE"),
         "{table}"
@@ -713,6 +723,34 @@ fn one_corrupt_release_record_does_not_hide_the_others() {
     assert!(
         cleanup.stderr.contains("release broken skipped"),
         "{cleanup}"
+    );
+}
+
+/// Issue 14: a release stuck in `pending-upgrade` (helm killed mid-upgrade) listed only hook
+/// rows, rc 0, with no word of its state. `list` warns and names Helm's recovery command.
+#[test]
+fn list_shows_a_stuck_release_and_the_command_that_recovers_it() {
+    let ns = TestNamespace::new("plugin-stuck");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    assert!(upgrade(&ns, Helm::V4, &[]).ok());
+    // What a killed `helm upgrade` leaves: the newest record labelled pending-upgrade.
+    ns.kubectl()
+        .args([
+            "label",
+            "secret",
+            "sh.helm.release.v1.demo.v2",
+            "status=pending-upgrade",
+        ])
+        .arg("--overwrite")
+        .success();
+    let out = hooks(&ns).args(["list", RELEASE]).success();
+    assert!(
+        out.stderr
+            .contains("release demo is pending-upgrade at revision 2")
+            && out
+                .stderr
+                .contains(&format!("helm rollback demo 1 -n {}", ns.name())),
+        "{out}"
     );
 }
 

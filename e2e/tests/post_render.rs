@@ -172,6 +172,7 @@ fn helm3_runs_the_hooks_plugin() {
         .apply(ns.helm(Helm::V3))
         .args(["hooks", "list", RELEASE])
         .success();
-    assert!(list.stdout.starts_with("NAME "), "{list}");
+    assert!(list.stdout.starts_with("RELEASE: demo "), "{list}");
+    assert!(list.stdout.contains("\nNAME "), "{list}");
     assert!(list.stdout.contains("demo-seed"), "{list}");
 }

@@ -9,6 +9,7 @@ use crate::options::{Connection, ListOptions, Output};
 use crate::printers::{self, PrintOptions};
 use crate::releases::{self, Record, Store};
 use crate::rows::{HookRow, attach_live, manifest_errors, rows_of};
+use helm_hooks::release::{Status, recovery_advice};
 use jiff::Timestamp;
 use std::io::Write;
 
@@ -37,6 +38,19 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
                 failures += 1;
             }
             Err(e) => return Err(e),
+        }
+    }
+    // A stuck or failed release says so, with Helm's own recovery command.
+    for record in &decoded {
+        let meta = &record.reference.meta;
+        let history: Vec<(i64, Status)> = records
+            .iter()
+            .filter(|r| r.namespace == record.reference.namespace && r.meta.release == meta.release)
+            .map(|r| (r.meta.revision, Status::parse(&r.meta.status)))
+            .collect();
+        if let Some(advice) = recovery_advice(&meta.release, &record.reference.namespace, &history)
+        {
+            eprintln!("Warning: {advice}");
         }
     }
     let mut rows: Vec<(HookRef, HookRow)> = Vec::new();
@@ -70,6 +84,23 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
         now: Timestamp::now(),
     };
     let mut stdout = std::io::stdout().lock();
+    // One release in a table: its revision and status first, as `helm status` heads its output.
+    if let ([record], Output::Table | Output::Wide, false, Some(_)) = (
+        &decoded[..],
+        options.output,
+        options.no_headers,
+        &options.release,
+    ) {
+        writeln!(
+            stdout,
+            "RELEASE: {}   NAMESPACE: {}   REVISION: {}   STATUS: {}\n",
+            record.reference.meta.release,
+            record.reference.namespace,
+            record.reference.meta.revision,
+            record.release.status()
+        )
+        .map_err(Error::Io)?;
+    }
     printers::print_hooks(&rows, &print, &mut stdout).map_err(Error::Io)?;
     stdout.flush().map_err(Error::Io)?;
     Ok(status)

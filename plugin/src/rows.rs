@@ -18,6 +18,8 @@ pub struct HookRow {
     /// The release namespace.
     pub namespace: String,
     pub revision: i64,
+    /// The revision's status (`deployed`, `failed`, `pending-upgrade`, …).
+    pub release_status: String,
     pub name: String,
     pub kind: String,
     pub api_version: String,
@@ -116,6 +118,7 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
                 release: record.reference.meta.release.clone(),
                 namespace: namespace.clone(),
                 revision: record.reference.meta.revision,
+                release_status: record.release.status().to_string(),
                 name: reference.name.clone(),
                 kind: reference.type_key.kind.clone(),
                 api_version: reference.type_key.api_version.clone(),

@@ -2,6 +2,7 @@
 
 mod codec;
 mod model;
+mod recovery;
 mod storage;
 
 pub use codec::{
@@ -11,6 +12,7 @@ pub use codec::{
 pub use model::{
     Chart, ChartMetadata, Hook, HookExecution, HookPhase, Info, Release, Status, Values,
 };
+pub use recovery::recovery_advice;
 pub use storage::{
     RECORD_KEY, RecordError, RecordMeta, RecordName, StorageDriver, decode_configmap,
     decode_record, decode_secret, record_name, release_label_selector,

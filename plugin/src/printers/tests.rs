@@ -11,6 +11,7 @@ fn row(name: &str, kind: &str, weight: i64) -> HookRow {
         release: "demo".into(),
         namespace: "team".into(),
         revision: 4,
+        release_status: "deployed".into(),
         name: name.into(),
         kind: kind.into(),
         api_version: if kind == "Job" { "batch/v1" } else { "v1" }.into(),
