@@ -458,3 +458,46 @@ fn comma_heavy_annotations_do_not_grow_memory_quadratically() {
         );
     }
 }
+
+/// `DiagnosticKind::id` is the `kind` serde writes, for every variant.
+#[test]
+fn diagnostic_ids_agree_with_the_json_kind() {
+    let suggestion = || Some("x".to_string());
+    let kinds = [
+        DiagnosticKind::UnknownEvent {
+            suggestion: suggestion(),
+        },
+        DiagnosticKind::EmptyEvent,
+        DiagnosticKind::UnknownDeletePolicy {
+            suggestion: suggestion(),
+        },
+        DiagnosticKind::EmptyDeletePolicy,
+        DiagnosticKind::DefaultDeletePolicyOff,
+        DiagnosticKind::WeightNotInteger,
+        DiagnosticKind::UnknownOutputLogPolicy {
+            suggestion: suggestion(),
+        },
+        DiagnosticKind::UnknownResourcePolicy,
+        DiagnosticKind::DuplicateValue,
+        DiagnosticKind::AnnotationTooLarge,
+    ];
+    // A new variant stops this match compiling: add it here and to the list above.
+    for kind in &kinds {
+        match kind {
+            DiagnosticKind::UnknownEvent { .. }
+            | DiagnosticKind::EmptyEvent
+            | DiagnosticKind::UnknownDeletePolicy { .. }
+            | DiagnosticKind::EmptyDeletePolicy
+            | DiagnosticKind::DefaultDeletePolicyOff
+            | DiagnosticKind::WeightNotInteger
+            | DiagnosticKind::UnknownOutputLogPolicy { .. }
+            | DiagnosticKind::UnknownResourcePolicy
+            | DiagnosticKind::DuplicateValue
+            | DiagnosticKind::AnnotationTooLarge => {}
+        }
+        let json = serde_json::to_value(kind).unwrap();
+        assert_eq!(json["kind"], kind.id(), "{kind:?}");
+    }
+    let ids: std::collections::BTreeSet<_> = kinds.iter().map(DiagnosticKind::id).collect();
+    assert_eq!(ids.len(), kinds.len(), "ids are distinct");
+}
