@@ -13,6 +13,7 @@
 //! No network I/O and no async runtime live here: every function takes bytes or values and
 //! returns values, so all of it is unit-testable without a cluster.
 #![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
 pub mod hook;
 pub mod manifest;

@@ -12,6 +12,7 @@ pub struct ManifestObject {
     pub index: usize,
     /// 1-based line where the document starts, for messages.
     pub line: usize,
+    /// The object itself.
     pub value: Value,
 }
 
@@ -51,6 +52,7 @@ impl ManifestObject {
 pub struct ManifestError {
     /// `file.yaml line 12` (the `# Source:` path when known, else the stream line).
     pub location: String,
+    /// What is wrong with the document.
     pub message: String,
 }
 

@@ -28,13 +28,21 @@ pub const RESOURCE_POLICY_ANNOTATION: &str = "helm.sh/resource-policy";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum HookEvent {
+    /// `pre-install`: after templates render, before any resource is created.
     PreInstall,
+    /// `post-install`: after every resource of a new release is created.
     PostInstall,
+    /// `pre-delete`: before any resource of a release is deleted.
     PreDelete,
+    /// `post-delete`: after every resource of a release is deleted.
     PostDelete,
+    /// `pre-upgrade`: after templates render, before any resource is updated.
     PreUpgrade,
+    /// `post-upgrade`: after every resource of an upgrade is updated.
     PostUpgrade,
+    /// `pre-rollback`: after templates render, before any resource is rolled back.
     PreRollback,
+    /// `post-rollback`: after every resource of a rollback is updated.
     PostRollback,
     /// `helm test`; `test-success` is an alias Helm still accepts.
     Test,
@@ -108,8 +116,11 @@ impl std::str::FromStr for HookEvent {
 /// When Helm deletes a hook object. Unknown values are kept (as Helm does) and never match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DeletePolicy {
+    /// `before-hook-creation`: delete the previous object before the hook runs again (Helm's default).
     BeforeHookCreation,
+    /// `hook-succeeded`: delete the object once the hook succeeded.
     HookSucceeded,
+    /// `hook-failed`: delete the object if the hook failed.
     HookFailed,
     /// A value Helm does not know; it silently never matches.
     Unknown(String),
@@ -159,8 +170,11 @@ pub fn effective_delete_policies(written: &[DeletePolicy]) -> Vec<DeletePolicy> 
 /// When Helm prints a hook's logs (Helm ≥ 3.18). Unknown values are kept and never match.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum OutputLogPolicy {
+    /// `hook-succeeded`: print the logs when the hook succeeded.
     HookSucceeded,
+    /// `hook-failed`: print the logs when the hook failed.
     HookFailed,
+    /// A value Helm does not know; it never matches.
     Unknown(String),
 }
 

@@ -60,8 +60,11 @@ pub fn kind_install_rank(kind: &str) -> usize {
 /// What Helm sorts one hook by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrderKey<'a> {
+    /// `helm.sh/hook-weight`: lower runs first.
     pub weight: i64,
+    /// `metadata.name`: the tie-breaker after weight and kind.
     pub name: &'a str,
+    /// The object's `kind`, ranked by Helm's install order.
     pub kind: &'a str,
     /// The template file the hook came from (`# Source:` / the record's `path`).
     pub path: &'a str,

@@ -6,9 +6,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::fmt;
 
-/// The document's `apiVersion`.
+/// The policy document's `apiVersion`: `hooks.helm-hooks.io/v1alpha1`.
 pub const API_VERSION: &str = "hooks.helm-hooks.io/v1alpha1";
-/// The document's `kind`.
+/// The policy document's `kind`: `HookPolicy`.
 pub const KIND: &str = "HookPolicy";
 
 /// What a rule does when it finds something.
@@ -63,19 +63,31 @@ impl std::str::FromStr for Mode {
 /// A rule's stable identifier (part of the public API: policies and metrics name rules by it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RuleId {
+    /// `privileged`: a container runs privileged.
     Privileged,
+    /// `host-namespaces`: the pod shares the node's network, PID or IPC namespace.
     HostNamespaces,
+    /// `host-path`: the pod mounts a path of the node.
     HostPath,
+    /// `capabilities`: a container adds a capability that is not allowed.
     Capabilities,
+    /// `privilege-escalation`: a container allows privilege escalation.
     PrivilegeEscalation,
+    /// `run-as-root`: a container runs, or may run, as root.
     RunAsRoot,
+    /// `restart-policy-always`: a hook Pod restarts forever, so Helm waits forever.
     RestartPolicyAlways,
+    /// `deadline`: no `activeDeadlineSeconds`, or one above the maximum.
     Deadline,
+    /// `delete-policy-values`: an unknown or empty delete policy.
     DeletePolicyValues,
+    /// `hook-weight`: a weight that is not an integer (Helm reads it as 0).
     HookWeight,
     /// A hook annotation over the size limit (`helm.sh/hook`, delete or output-log policy).
     AnnotationSize,
+    /// `image-tag`: an image without a tag, or with `:latest`.
     ImageTag,
+    /// `resources`: a container without resource limits.
     Resources,
 }
 
@@ -171,6 +183,7 @@ serde_via_str!(RuleId);
 /// mode (`privileged: enforce`) or a map (`deadline: {mode: enforce, maxSeconds: 3600}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleSetting {
+    /// What the rule does when it finds something.
     pub mode: Mode,
     /// `deadline` only: the largest `activeDeadlineSeconds` allowed.
     pub max_seconds: Option<i64>,
@@ -254,6 +267,7 @@ pub enum SecurityProfile {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SecurityContextDefaults {
+    /// Which securityContext to inject.
     #[serde(default = "builtin_profile")]
     pub profile: SecurityProfile,
     /// The UID set with `runAsNonRoot: true` when the pod sets none (root images such as
@@ -277,6 +291,7 @@ pub struct HookDefaults {
     /// failed Jobs and their logs.
     #[serde(default)]
     pub ttl_seconds_after_finished: Option<i64>,
+    /// The securityContext to inject.
     #[serde(default)]
     pub security_context: SecurityContextDefaults,
 }
@@ -322,12 +337,16 @@ impl Default for HookDefaults {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DefaultsOverride {
+    /// The delete policy to inject; `""` injects none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delete_policy: Option<String>,
+    /// The `activeDeadlineSeconds` to inject; `0` injects none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_deadline_seconds: Option<i64>,
+    /// The Jobs' `ttlSecondsAfterFinished` to inject; `0` injects none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl_seconds_after_finished: Option<i64>,
+    /// The securityContext profile to inject.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_profile: Option<SecurityProfile>,
 }
@@ -336,9 +355,12 @@ pub struct DefaultsOverride {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NamespaceOverride {
+    /// The namespaces this override applies to.
     pub namespaces: Vec<String>,
+    /// Rule settings that replace the document's in these namespaces.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub rules: BTreeMap<RuleId, RuleSetting>,
+    /// Changes to the defaults in these namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub defaults: Option<DefaultsOverride>,
 }
@@ -347,13 +369,17 @@ pub struct NamespaceOverride {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields, rename_all = "camelCase")]
 pub struct Policy {
+    /// Must be [`API_VERSION`].
     pub api_version: String,
+    /// Must be [`KIND`].
     pub kind: String,
+    /// The defaults injected into hooks.
     pub defaults: HookDefaults,
     /// Rule settings; a rule not listed keeps its built-in mode.
     pub rules: BTreeMap<RuleId, RuleSetting>,
     /// Namespaces where hooks are neither mutated nor checked.
     pub exempt_namespaces: Vec<String>,
+    /// Rule modes and defaults that differ in some namespaces; the first override that names a namespace applies there.
     pub namespace_overrides: Vec<NamespaceOverride>,
 }
 
@@ -394,6 +420,7 @@ impl Default for Policy {
 pub struct PolicyError {
     /// Where in the document, e.g. `rules.deadline.maxSeconds`.
     pub field: String,
+    /// What is wrong and how to fix it.
     pub message: String,
 }
 

@@ -10,13 +10,21 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum AppliedDefault {
+    /// The `helm.sh/hook-delete-policy` annotation.
     DeletePolicy,
+    /// `spec.activeDeadlineSeconds`.
     ActiveDeadlineSeconds,
+    /// A Job's `spec.ttlSecondsAfterFinished`.
     TtlSecondsAfterFinished,
+    /// The pod's `seccompProfile: RuntimeDefault`.
     SeccompProfile,
+    /// The pod's `runAsNonRoot: true`.
     RunAsNonRoot,
+    /// The pod's `runAsUser` (set with `runAsNonRoot`).
     RunAsUser,
+    /// A container's `allowPrivilegeEscalation: false`.
     AllowPrivilegeEscalation,
+    /// A container's `capabilities.drop: [ALL]`.
     DropCapabilities,
 }
 
@@ -39,7 +47,9 @@ impl AppliedDefault {
 /// One rule finding on one field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Violation {
+    /// The rule that found it.
     pub rule: RuleId,
+    /// The rule's mode where the object is.
     pub mode: Mode,
     /// `Kind/name` of the object.
     pub object: String,

@@ -29,7 +29,10 @@ pub enum DecodeError {
     #[error(
         "payload decompresses to more than {limit} bytes; refusing it as a likely decompression bomb"
     )]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The limit in bytes.
+        limit: u64,
+    },
     /// The JSON is not a Helm release.
     #[error("payload is not valid Helm release JSON")]
     Json(#[source] serde_json::Error),
@@ -38,8 +41,10 @@ pub enum DecodeError {
 /// Why a release could not be encoded.
 #[derive(Debug, thiserror::Error)]
 pub enum EncodeError {
+    /// The release could not be written as JSON.
     #[error("failed to serialize the release as JSON")]
     Json(#[source] serde_json::Error),
+    /// The JSON could not be compressed.
     #[error("failed to gzip the release JSON")]
     Gzip(#[source] std::io::Error),
 }

@@ -14,21 +14,28 @@ use std::fmt;
 /// One revision of a Helm release.
 #[derive(Clone, Serialize, Deserialize)]
 pub struct Release {
+    /// The release name.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// Status and timestamps.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub info: Option<Info>,
+    /// The chart this revision was made from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chart: Option<Chart>,
     /// The user's values. Often secret: see [`Values`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub config: Option<Values>,
+    /// The rendered manifests of the release's resources (hooks excluded), as YAML.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub manifest: String,
+    /// The hooks of this revision.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hooks: Vec<Hook>,
+    /// The revision number.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub version: i64,
+    /// The namespace the release is installed in.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub namespace: String,
     /// Helm 4: `client-side` or `server-side` apply.
@@ -111,18 +118,25 @@ impl fmt::Debug for Values {
 /// `info`: the release's status and timestamps.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Info {
+    /// When the release was first installed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_deployed: Option<String>,
+    /// When this revision was deployed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_deployed: Option<String>,
+    /// When the release was uninstalled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted: Option<String>,
+    /// Helm's description of what happened, e.g. `Install complete`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub description: String,
+    /// The revision's status.
     #[serde(default)]
     pub status: Status,
+    /// The rendered `NOTES.txt`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub notes: String,
+    /// Fields this version does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -130,15 +144,24 @@ pub struct Info {
 /// A release status, as Helm spells it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Status {
+    /// `unknown`: Helm does not know either.
     #[default]
     Unknown,
+    /// `deployed`: the release's current revision.
     Deployed,
+    /// `uninstalled`: uninstalled with `--keep-history`.
     Uninstalled,
+    /// `superseded`: replaced by a later revision.
     Superseded,
+    /// `failed`: the install, upgrade or rollback failed.
     Failed,
+    /// `uninstalling`: an uninstall is in flight.
     Uninstalling,
+    /// `pending-install`: an install is in flight.
     PendingInstall,
+    /// `pending-upgrade`: an upgrade is in flight.
     PendingUpgrade,
+    /// `pending-rollback`: a rollback is in flight.
     PendingRollback,
     /// A status this version does not know, kept verbatim.
     Other(String),
@@ -234,16 +257,20 @@ impl fmt::Debug for Chart {
 /// `chart.metadata`: the fields the plugin prints; the rest is kept.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChartMetadata {
+    /// The chart's name.
     #[serde(default)]
     pub name: String,
+    /// The chart's version.
     #[serde(default)]
     pub version: String,
+    /// The version of the application the chart deploys.
     #[serde(
         default,
         rename = "appVersion",
         skip_serializing_if = "Option::is_none"
     )]
     pub app_version: Option<String>,
+    /// Fields the plugin does not print, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -251,8 +278,10 @@ pub struct ChartMetadata {
 /// One hook as the release record stores it.
 #[derive(Clone, Default, Serialize, Deserialize)]
 pub struct Hook {
+    /// The object's `metadata.name`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub name: String,
+    /// The object's `kind`.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kind: String,
     /// The template file, e.g. `mychart/templates/migrate.yaml`.
@@ -264,22 +293,27 @@ pub struct Hook {
     /// Event names as stored (`pre-install`, …); see [`Hook::events`].
     #[serde(default, rename = "events", skip_serializing_if = "Vec::is_empty")]
     pub event_names: Vec<String>,
+    /// When the hook last ran and how it ended.
     #[serde(default)]
     pub last_run: HookExecution,
+    /// `helm.sh/hook-weight` as Helm parsed it.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub weight: i64,
+    /// Delete policy names as stored (`before-hook-creation`, …).
     #[serde(
         default,
         rename = "delete_policies",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub delete_policy_names: Vec<String>,
+    /// Output-log policy names as stored (`hook-failed`, …).
     #[serde(
         default,
         rename = "output_log_policies",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub output_log_policy_names: Vec<String>,
+    /// Fields this version does not know, kept as they are.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
 }
@@ -338,10 +372,13 @@ impl fmt::Debug for Hook {
 /// Go's zero time; both read as `None`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct HookExecution {
+    /// When the hook started, or `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
+    /// When the hook finished, or `None`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub completed_at: Option<String>,
+    /// How the run ended.
     #[serde(default)]
     pub phase: HookPhase,
 }
@@ -365,8 +402,11 @@ fn non_zero_time(value: Option<&str>) -> Option<&str> {
 /// How a hook's last run ended.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum HookPhase {
+    /// Running now (or Helm stopped before it ended).
     Running,
+    /// Succeeded.
     Succeeded,
+    /// Failed.
     Failed,
     /// Never run, or a phase this version does not know (Helm 3 writes `""` for never-run).
     #[default]

@@ -68,8 +68,11 @@ pub fn release_label_selector(release: Option<&str>) -> String {
 /// What a record's labels say, read without decoding the payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordMeta {
+    /// The `name` label: the release name.
     pub release: String,
+    /// The `version` label: the revision number.
     pub revision: i64,
+    /// The `status` label, e.g. `deployed`.
     pub status: String,
 }
 
@@ -96,7 +99,9 @@ pub enum RecordError {
          is corrupt; inspect it with `kubectl get {record} -o yaml`"
     )]
     MissingField {
+        /// The record.
         record: RecordName,
+        /// The missing field, e.g. `data.release`.
         field: &'static str,
     },
     /// The payload cannot be decoded.
@@ -105,8 +110,11 @@ pub enum RecordError {
          from a backup or delete that revision with `kubectl delete {record}`"
     )]
     Decode {
+        /// The record.
         record: RecordName,
+        /// The field that failed to decode.
         field: &'static str,
+        /// Why it failed.
         #[source]
         source: DecodeError,
     },
@@ -115,8 +123,11 @@ pub enum RecordError {
 /// `kind/name -n namespace` of a record, for messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordName {
+    /// `secret` or `configmap`.
     pub resource: &'static str,
+    /// The record's namespace.
     pub namespace: String,
+    /// The record's name.
     pub name: String,
 }
 
