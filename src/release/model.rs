@@ -144,12 +144,12 @@ pub struct Info {
 /// A release status, as Helm spells it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub enum Status {
-    /// `unknown`: Helm does not know either.
+    /// `unknown`: the state is uncertain.
     #[default]
     Unknown,
     /// `deployed`: the release's current revision.
     Deployed,
-    /// `uninstalled`: uninstalled with `--keep-history`.
+    /// `uninstalled`: uninstalled; the record remains only with `--keep-history`.
     Uninstalled,
     /// `superseded`: replaced by a later revision.
     Superseded,
