@@ -754,6 +754,45 @@ fn list_shows_a_stuck_release_and_the_command_that_recovers_it() {
     );
 }
 
+/// Issue 14: `kubectl hooks <TAB>` completed files (`Plugin kubectl-hooks does not provide a
+/// matching completion executable`). kubectl now finds `kubectl_complete-hooks`.
+#[test]
+fn kubectl_completes_release_names_hook_names_and_events() {
+    let ns = TestNamespace::new("plugin-complete");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    let bin_dir = plugin_binary().parent().unwrap().to_path_buf();
+    let mut dirs = vec![bin_dir];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let path = std::env::join_paths(dirs).unwrap();
+    let complete = |words: &[&str]| {
+        e2e::kubectl()
+            .env("PATH", &path)
+            .args(["__complete", "hooks", "-n", ns.name()])
+            .args(words)
+            .success()
+            .stdout
+    };
+    let releases = complete(&["list", ""]);
+    assert!(releases.lines().any(|l| l == "demo"), "{releases}");
+    let hooks = complete(&[
+        "rerun",
+        "demo",
+        "--event",
+        "pre-upgrade",
+        "--hook",
+        "demo-db",
+    ]);
+    assert!(hooks.lines().any(|l| l == "demo-db-migrate"), "{hooks}");
+    let events = complete(&["rerun", "demo", "--event", "post-"]);
+    assert!(events.lines().any(|l| l == "post-upgrade"), "{events}");
+    // :4 is cobra's "no file completion".
+    assert!(events.lines().any(|l| l == ":4"), "{events}");
+    let subcommands = complete(&[""]);
+    assert!(subcommands.lines().any(|l| l == "cleanup"), "{subcommands}");
+}
+
 fn lint(input: &str) -> Output {
     Run::new(plugin_binary())
         .args(["lint", "-f", "-"])

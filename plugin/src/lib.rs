@@ -16,6 +16,7 @@
 pub(crate) mod cleanup;
 pub(crate) mod cli;
 pub(crate) mod client;
+pub(crate) mod complete;
 pub(crate) mod completion;
 pub(crate) mod discovery;
 pub(crate) mod duration;
@@ -49,9 +50,35 @@ pub const EXIT_USAGE: u8 = 2;
 /// Interrupted by Ctrl-C (SIGINT), as a shell reports it.
 pub const EXIT_INTERRUPTED: u8 = 130;
 
+/// The executable name kubectl looks for to complete `kubectl hooks` (`kubectl_complete-hooks`).
+pub const COMPLETION_EXECUTABLE: &str = "kubectl_complete-hooks";
+
+/// Answers kubectl's completion request for the words in `args` (after `kubectl hooks`).
+pub fn complete_main(args: &[OsString]) -> ExitCode {
+    let words: Vec<String> = args
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut stdout = std::io::stdout().lock();
+    match complete::run(&words, &mut stdout) {
+        Ok(()) => ExitCode::from(EXIT_OK),
+        Err(_) => ExitCode::from(EXIT_FAILED),
+    }
+}
+
 /// Parses `args`, runs the command and returns the process exit code. Errors are printed on
 /// stderr as `error: …`, like kubectl.
 pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    let args: Vec<OsString> = args.into_iter().collect();
+    // Called as `kubectl_complete-hooks` (kubectl's plugin completion): answer and exit.
+    let called_as = args
+        .first()
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if called_as.starts_with(COMPLETION_EXECUTABLE) {
+        return complete_main(&args[1..]);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
