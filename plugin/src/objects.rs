@@ -6,9 +6,10 @@
 use crate::discovery::{self, Resolution, Resolved, TypeKey};
 use crate::error::{self, Result};
 use futures::future::try_join_all;
-use helm_hooks::hook::RESOURCE_POLICY_ANNOTATION;
+use helm_hooks::hook::annotations_of;
 use helm_hooks::ownership::{self, LiveMeta};
 use helm_hooks::release::Hook;
+use helm_hooks::workload::{Workload, is_waited_kind};
 use jiff::Timestamp;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
@@ -57,11 +58,7 @@ impl HookRef {
             .filter(|ns| !ns.is_empty())
             .unwrap_or(release_namespace)
             .to_string();
-        let keep = text(&format!(
-            "/metadata/annotations/{}",
-            RESOURCE_POLICY_ANNOTATION.replace('/', "~1")
-        ))
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("keep"));
+        let keep = ownership::is_kept(&annotations_of(&manifest));
         HookRef {
             type_key: TypeKey::new(api_version, kind),
             name,
@@ -157,11 +154,11 @@ impl LiveStatus {
         matches!(self, LiveStatus::Running | LiveStatus::Pending)
     }
 
-    /// The state of a live object of `kind` (its full JSON, status included).
-    pub fn of(kind: &str, object: &Value) -> LiveStatus {
-        match kind {
-            "Job" => job_status(object),
-            "Pod" => match object.pointer("/status/phase").and_then(Value::as_str) {
+    /// The state of a live object (its full JSON, status included) of the given workload.
+    pub fn of(workload: Workload, object: &Value) -> LiveStatus {
+        match workload {
+            Workload::Job => job_status(object),
+            Workload::Pod => match object.pointer("/status/phase").and_then(Value::as_str) {
                 Some("Succeeded") => LiveStatus::Succeeded,
                 Some("Failed") => LiveStatus::Failed,
                 Some("Running") => LiveStatus::Running,
@@ -207,11 +204,6 @@ fn job_status(object: &Value) -> LiveStatus {
     } else {
         LiveStatus::Pending
     }
-}
-
-/// Whether Helm waits for this kind (Jobs and Pods only).
-pub fn is_waited_kind(kind: &str) -> bool {
-    matches!(kind, "Job" | "Pod")
 }
 
 /// One live object, as much as the plugin needs of it.
@@ -332,7 +324,8 @@ async fn list_kind(
     };
     let params = ListParams::default();
     let mut found = Vec::new();
-    if is_waited_kind(&type_key.kind) {
+    let workload = Workload::of_type(&type_key.api_version, &type_key.kind);
+    if is_waited_kind(&type_key.api_version, &type_key.kind) {
         let list = api
             .list(&params)
             .await
@@ -342,7 +335,7 @@ async fn list_kind(
             if !wanted(&name) {
                 continue;
             }
-            let status = LiveStatus::of(&type_key.kind, &object.data);
+            let status = LiveStatus::of(workload, &object.data);
             found.push(live_object(
                 type_key,
                 namespace,
@@ -403,41 +396,50 @@ mod tests {
     fn job_states() {
         let cond = |t: &str, s: &str| json!({"status": {"conditions": [{"type": t, "status": s}]}});
         assert_eq!(
-            LiveStatus::of("Job", &cond("Complete", "True")),
+            LiveStatus::of(Workload::Job, &cond("Complete", "True")),
             LiveStatus::Complete
         );
         assert_eq!(
-            LiveStatus::of("Job", &cond("Failed", "True")),
+            LiveStatus::of(Workload::Job, &cond("Failed", "True")),
             LiveStatus::Failed
         );
         assert_eq!(
-            LiveStatus::of("Job", &cond("Failed", "False")),
+            LiveStatus::of(Workload::Job, &cond("Failed", "False")),
             LiveStatus::Pending
         );
         assert_eq!(
-            LiveStatus::of("Job", &json!({"status": {"active": 1}})),
+            LiveStatus::of(Workload::Job, &json!({"status": {"active": 1}})),
             LiveStatus::Running
         );
-        assert_eq!(LiveStatus::of("Job", &json!({})), LiveStatus::Pending);
+        assert_eq!(
+            LiveStatus::of(Workload::Job, &json!({})),
+            LiveStatus::Pending
+        );
     }
 
     #[test]
     fn pod_states() {
         let phase = |p: &str| json!({"status": {"phase": p}});
         assert_eq!(
-            LiveStatus::of("Pod", &phase("Succeeded")),
+            LiveStatus::of(Workload::Pod, &phase("Succeeded")),
             LiveStatus::Succeeded
         );
-        assert_eq!(LiveStatus::of("Pod", &phase("Failed")), LiveStatus::Failed);
         assert_eq!(
-            LiveStatus::of("Pod", &phase("Running")),
+            LiveStatus::of(Workload::Pod, &phase("Failed")),
+            LiveStatus::Failed
+        );
+        assert_eq!(
+            LiveStatus::of(Workload::Pod, &phase("Running")),
             LiveStatus::Running
         );
         assert_eq!(
-            LiveStatus::of("Pod", &phase("Pending")),
+            LiveStatus::of(Workload::Pod, &phase("Pending")),
             LiveStatus::Pending
         );
-        assert_eq!(LiveStatus::of("ConfigMap", &json!({})), LiveStatus::Present);
+        assert_eq!(
+            LiveStatus::of(Workload::Other, &json!({})),
+            LiveStatus::Present
+        );
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn print_hooks<W: Write>(
     out: &mut W,
 ) -> io::Result<()> {
     let list = HookList {
-        api_version: "hooks.helm-hooks.io/v1alpha1",
+        api_version: helm_hooks::policy::API_VERSION,
         kind: "HookList",
         items: rows,
     };

@@ -185,10 +185,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
         for d in &parsed.diagnostics {
             let rule =
                 rule_of(&d.kind).and_then(|r| verdict.violations.iter().find(|v| v.rule == r));
-            let kind = serde_json::to_value(&d.kind)
-                .ok()
-                .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_string))
-                .unwrap_or_else(|| "annotation".into());
+            let kind = d.kind.id();
             let mut severity = match d.severity {
                 HookSeverity::Error => Level::Error,
                 HookSeverity::Warning => Level::Warning,

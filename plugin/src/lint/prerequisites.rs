@@ -5,6 +5,7 @@
 //! on the first install.
 
 use helm_hooks::hook::{HookEvent, OrderKey, execution_order};
+use helm_hooks::workload::Workload;
 use serde_json::Value;
 
 /// A kind + name an object references.
@@ -16,13 +17,11 @@ pub struct Reference {
     pub field: String,
 }
 
-/// The pod spec of a Job or Pod and its field path prefix.
+/// The pod spec of a Job or Pod (the core's [`Workload`]) and its field path prefix.
 fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
-    match object.get("kind").and_then(Value::as_str)? {
-        "Pod" => Some((object.get("spec")?, "spec")),
-        "Job" => Some((object.pointer("/spec/template/spec")?, "spec.template.spec")),
-        _ => None,
-    }
+    let workload = Workload::of(object);
+    let pointer = format!("/{}", workload.pod_spec_tokens()?.join("/"));
+    Some((object.pointer(&pointer)?, workload.pod_spec_path()))
 }
 
 /// What a Job's or Pod's pod spec needs to exist before it can start.
@@ -248,7 +247,7 @@ mod tests {
     use serde_json::json;
 
     fn job(sa: &str) -> Value {
-        json!({"kind": "Job", "spec": {"template": {"spec": {
+        json!({"apiVersion": "batch/v1", "kind": "Job", "spec": {"template": {"spec": {
             "serviceAccountName": sa,
             "volumes": [{"configMap": {"name": "cfg"}}, {"secret": {"secretName": "opt", "optional": true}}],
             "containers": [{"envFrom": [{"secretRef": {"name": "creds"}}]}]

@@ -14,6 +14,7 @@ use crate::error::{self, Error, Result};
 use crate::objects::{self, has_condition};
 use futures::{StreamExt, TryStreamExt};
 use helm_hooks::ownership::{LiveMeta, Ownership, ReleaseHooks};
+use helm_hooks::workload::Workload;
 use kube::api::{
     Api, DeleteParams, DynamicObject, PostParams, Preconditions, PropagationPolicy, WatchEvent,
     WatchParams,
@@ -345,9 +346,9 @@ async fn create(
 }
 
 /// The outcome visible in one state of a Job or Pod, if final.
-pub fn final_state(kind: &str, object: &Value) -> Option<Outcome> {
-    match kind {
-        "Job" => {
+pub fn final_state(workload: Workload, object: &Value) -> Option<Outcome> {
+    match workload {
+        Workload::Job => {
             if has_condition(object, "Complete") {
                 Some(Outcome::Succeeded)
             } else if has_condition(object, "Failed") {
@@ -358,7 +359,7 @@ pub fn final_state(kind: &str, object: &Value) -> Option<Outcome> {
                 None
             }
         }
-        "Pod" => match object.pointer("/status/phase").and_then(Value::as_str) {
+        Workload::Pod => match object.pointer("/status/phase").and_then(Value::as_str) {
             Some("Succeeded") => Some(Outcome::Succeeded),
             Some("Failed") => Some(Outcome::Failed(
                 object
@@ -398,7 +399,7 @@ async fn wait_done(
     timeout: Duration,
     progress: &mut Progress,
 ) -> Result<Outcome> {
-    let kind = step.hook.type_key.kind.as_str();
+    let kind = Workload::of_type(&step.hook.type_key.api_version, &step.hook.type_key.kind);
     let name = created.metadata.name.clone().unwrap_or_default();
     let uid = created.metadata.uid.clone();
     let what = step.hook.kubectl_name();
@@ -503,32 +504,35 @@ mod tests {
             ]}})
         };
         assert_eq!(
-            final_state("Job", &job("Complete", "")),
+            final_state(Workload::Job, &job("Complete", "")),
             Some(Outcome::Succeeded)
         );
         assert_eq!(
-            final_state("Job", &job("Failed", "BackoffLimitExceeded")),
+            final_state(Workload::Job, &job("Failed", "BackoffLimitExceeded")),
             Some(Outcome::Failed(
                 "BackoffLimitExceeded: Job has reached the specified backoff limit".into()
             ))
         );
         // FailureTarget / SuccessCriteriaMet come first; Helm waits for the final condition.
-        assert_eq!(final_state("Job", &job("FailureTarget", "x")), None);
-        assert_eq!(final_state("Job", &json!({"status": {"active": 1}})), None);
+        assert_eq!(final_state(Workload::Job, &job("FailureTarget", "x")), None);
+        assert_eq!(
+            final_state(Workload::Job, &json!({"status": {"active": 1}})),
+            None
+        );
     }
 
     #[test]
     fn pod_final_states() {
         assert_eq!(
-            final_state("Pod", &json!({"status": {"phase": "Succeeded"}})),
+            final_state(Workload::Pod, &json!({"status": {"phase": "Succeeded"}})),
             Some(Outcome::Succeeded)
         );
         assert!(matches!(
-            final_state("Pod", &json!({"status": {"phase": "Failed"}})),
+            final_state(Workload::Pod, &json!({"status": {"phase": "Failed"}})),
             Some(Outcome::Failed(_))
         ));
         assert_eq!(
-            final_state("Pod", &json!({"status": {"phase": "Running"}})),
+            final_state(Workload::Pod, &json!({"status": {"phase": "Running"}})),
             None
         );
     }
@@ -536,7 +540,7 @@ mod tests {
     #[test]
     fn other_kinds_are_done_once_created() {
         assert_eq!(
-            final_state("ConfigMap", &json!({})),
+            final_state(Workload::Other, &json!({})),
             Some(Outcome::Succeeded)
         );
     }

@@ -5,6 +5,7 @@
 use super::plan::Step;
 use crate::client::Cluster;
 use futures::{AsyncBufReadExt, TryStreamExt};
+use helm_hooks::workload::Workload;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, LogParams};
 use std::collections::BTreeSet;
@@ -25,7 +26,7 @@ pub struct LogTask {
 pub fn spawn(kube: &Cluster, step: &Step, created: &DynamicObject) -> LogTask {
     let pods: Api<Pod> = Api::namespaced(kube.watch_client.clone(), &step.hook.namespace);
     let hook = step.hook.name.clone();
-    let kind = step.hook.type_key.kind.clone();
+    let workload = Workload::of_type(&step.hook.type_key.api_version, &step.hook.type_key.kind);
     let name = created.metadata.name.clone().unwrap_or_default();
     let uid = created.metadata.uid.clone().unwrap_or_default();
     let (stop, mut stopped) = oneshot::channel::<()>();
@@ -34,7 +35,7 @@ pub fn spawn(kube: &Cluster, step: &Step, created: &DynamicObject) -> LogTask {
         let mut streams = JoinSet::new();
         let mut last_round = false;
         loop {
-            let found: Vec<Pod> = if kind == "Pod" {
+            let found: Vec<Pod> = if workload == Workload::Pod {
                 pods.get_opt(&name)
                     .await
                     .ok()

@@ -2,11 +2,12 @@
 //! would apply around each. Pure: no cluster access.
 
 use crate::error::{Error, Result};
-use crate::objects::{HookRef, is_waited_kind};
+use crate::objects::HookRef;
 use crate::releases::Record;
 use crate::table::write_table;
 use helm_hooks::hook::{DeletePolicy, HookEvent};
 use helm_hooks::ownership::{RERUN_ANNOTATION, is_never_deleted, rerun_stamp};
+use helm_hooks::workload::is_waited_kind;
 use serde_json::Value;
 use std::io::{self, Write};
 
@@ -94,7 +95,7 @@ pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> 
             delete_before: has(DeletePolicy::BeforeHookCreation),
             delete_on_success: has(DeletePolicy::HookSucceeded),
             delete_on_failure: has(DeletePolicy::HookFailed),
-            wait: is_waited_kind(&reference.type_key.kind),
+            wait: is_waited_kind(&reference.type_key.api_version, &reference.type_key.kind),
             defaulted: hook.delete_policy_names.is_empty(),
             policies,
             weight: hook.weight,
