@@ -91,12 +91,21 @@ pub fn apply(
             json!(true),
             AppliedDefault::RunAsNonRoot,
         );
-        set(
-            builder,
-            &pod_sc("runAsUser"),
-            json!(defaults.security_context.run_as_user),
-            AppliedDefault::RunAsUser,
-        );
+        // A pod-level runAsUser becomes the user of every container without its own. Where
+        // the chart already made such a container non-root, that would replace the image's
+        // own non-root user (whose files the image may need): leave the user alone then.
+        let already_non_root = all.iter().any(|c| {
+            c.security("runAsUser").is_none()
+                && c.security("runAsNonRoot").and_then(Value::as_bool) == Some(true)
+        });
+        if !already_non_root {
+            set(
+                builder,
+                &pod_sc("runAsUser"),
+                json!(defaults.security_context.run_as_user),
+                AppliedDefault::RunAsUser,
+            );
+        }
     }
 
     for container in &all {

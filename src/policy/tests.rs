@@ -175,6 +175,39 @@ fn an_explicit_run_as_user_is_kept_and_non_root_added() {
     assert_eq!(out["spec"]["activeDeadlineSeconds"], 600);
 }
 
+/// Issue 13: a chart's container set `runAsNonRoot: true` without `runAsUser`; the webhook
+/// added pod-level `runAsUser: 65532`, so the container no longer ran as its image's own
+/// non-root user. A container the chart already made non-root keeps its effective user.
+#[test]
+fn a_container_the_chart_made_non_root_keeps_its_image_user() {
+    let non_root =
+        json!({"name": "main", "image": "app:1", "securityContext": {"runAsNonRoot": true}});
+    for spec in [
+        json!({"containers": [non_root.clone()]}),
+        json!({"initContainers": [non_root.clone()], "containers": [container()]}),
+    ] {
+        let object = job(hook_annotations(), spec);
+        let out = patched(&object, &evaluate(&Policy::builtin(), &object, None));
+        let sc = &out["spec"]["template"]["spec"]["securityContext"];
+        assert!(
+            sc.get("runAsUser").is_none(),
+            "runAsUser changed the effective user: {sc}"
+        );
+        assert_eq!(sc["runAsNonRoot"], true, "{sc}");
+    }
+    // A container with its own runAsUser is unaffected by the pod's: the default still applies.
+    let own_user = json!({"name": "main", "image": "app:1", "securityContext": {"runAsNonRoot": true, "runAsUser": 1001}});
+    let object = job(
+        hook_annotations(),
+        json!({"containers": [own_user, container()]}),
+    );
+    let out = patched(&object, &evaluate(&Policy::builtin(), &object, None));
+    assert_eq!(
+        out["spec"]["template"]["spec"]["securityContext"]["runAsUser"],
+        65532
+    );
+}
+
 #[test]
 fn ephemeral_containers_get_container_defaults() {
     let object = pod(
