@@ -38,34 +38,15 @@ impl HookRef {
     /// Reads a record's hook. The manifest may be unparsable in a corrupt record; the name and
     /// kind then come from the record and `apiVersion` stays empty.
     pub fn from_hook(hook: &Hook, release_namespace: &str) -> HookRef {
-        let (manifest, manifest_error) = match serde_yaml_ng::from_str::<Value>(&hook.manifest) {
-            Ok(value) if value.get("apiVersion").and_then(Value::as_str).is_some() => (value, None),
-            Ok(value) => (
-                value,
-                Some("not a Kubernetes object (no apiVersion)".to_string()),
-            ),
-            Err(e) => (Value::Null, Some(format!("invalid YAML: {e}"))),
-        };
-        let text = |p: &str| manifest.pointer(p).and_then(Value::as_str);
-        let api_version = text("/apiVersion").unwrap_or("").to_string();
-        let kind = text("/kind").unwrap_or(&hook.kind).to_string();
-        let name = if hook.name.is_empty() {
-            text("/metadata/name").unwrap_or("").to_string()
-        } else {
-            hook.name.clone()
-        };
-        let namespace = text("/metadata/namespace")
-            .filter(|ns| !ns.is_empty())
-            .unwrap_or(release_namespace)
-            .to_string();
-        let keep = ownership::is_kept(&annotations_of(&manifest));
+        let stored = hook.stored_object(release_namespace);
+        let keep = ownership::is_kept(&annotations_of(&stored.manifest));
         HookRef {
-            type_key: TypeKey::new(api_version, kind),
-            name,
-            namespace,
+            type_key: TypeKey::new(stored.api_version, stored.kind),
+            name: stored.name,
+            namespace: stored.namespace,
             keep,
-            manifest,
-            manifest_error,
+            manifest: stored.manifest,
+            manifest_error: stored.problem,
         }
     }
 

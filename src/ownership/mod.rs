@@ -21,7 +21,6 @@
 
 use crate::hook::{HOOK_ANNOTATION, HookEvent, RESOURCE_POLICY_ANNOTATION, split_annotation_value};
 use crate::release::{Release, Status};
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -328,30 +327,12 @@ pub fn rerun_stamp(namespace: &str, release: &str, revision: i64) -> String {
 }
 
 fn recorded_hook(release: &Release, hook: &crate::release::Hook) -> RecordedHook {
-    let manifest: Option<Value> = serde_yaml_ng::from_str(&hook.manifest).ok();
-    let text = |p: &str| {
-        manifest
-            .as_ref()
-            .and_then(|m| m.pointer(p))
-            .and_then(Value::as_str)
+    let stored = hook.stored_object(&release.namespace);
+    // No usable manifest: an impossible group, so the hook matches no live object.
+    let group = match stored.problem {
+        None => stored.group().to_string(),
+        Some(_) => "\0unparsable".to_string(),
     };
-    // No parsable apiVersion: an impossible group, so the hook matches no live object.
-    let group = match text("/apiVersion") {
-        Some(api_version) => api_version
-            .rsplit_once('/')
-            .map_or("", |(group, _)| group)
-            .to_string(),
-        None => "\0unparsable".to_string(),
-    };
-    let name = if hook.name.is_empty() {
-        text("/metadata/name").unwrap_or("").to_string()
-    } else {
-        hook.name.clone()
-    };
-    let namespace = text("/metadata/namespace")
-        .filter(|ns| !ns.is_empty())
-        .unwrap_or(&release.namespace)
-        .to_string();
     let seconds = |t: Option<&str>| {
         t.and_then(|t| t.parse::<jiff::Timestamp>().ok())
             .map(|t| t.as_second())
@@ -365,9 +346,9 @@ fn recorded_hook(release: &Release, hook: &crate::release::Hook) -> RecordedHook
     RecordedHook {
         revision: release.version,
         group,
-        kind: text("/kind").unwrap_or(&hook.kind).to_string(),
-        name,
-        namespace,
+        kind: stored.kind,
+        name: stored.name,
+        namespace: stored.namespace,
         events: hook.events().into_iter().collect(),
         window,
     }

@@ -1,5 +1,5 @@
 use super::*;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const STARTED: &str = "2026-05-01T12:00:00.123456789+02:00";
 /// `STARTED` in seconds since the epoch.

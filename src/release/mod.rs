@@ -4,6 +4,7 @@ mod codec;
 mod model;
 mod recovery;
 mod storage;
+mod stored;
 
 pub use codec::{
     DEFAULT_MAX_DECODED_BYTES, DecodeError, EncodeError, decode_payload, decode_payload_with_limit,
@@ -17,6 +18,7 @@ pub use storage::{
     RECORD_KEY, RecordError, RecordMeta, RecordName, StorageDriver, decode_configmap,
     decode_record, decode_secret, record_name, release_label_selector,
 };
+pub use stored::StoredObject;
 
 #[cfg(test)]
 mod tests;
