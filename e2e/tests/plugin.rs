@@ -793,6 +793,42 @@ fn kubectl_completes_release_names_hook_names_and_events() {
     assert!(subcommands.lines().any(|l| l == "cleanup"), "{subcommands}");
 }
 
+/// Issue 14: `rerun --dry-run` printed a clean plan, then the real run hit `cannot create
+/// job.batch/…: it already exists` halfway through, after earlier hooks had run. The dry run
+/// now checks every precondition and reports it without changing anything.
+#[test]
+fn rerun_dry_run_reports_what_the_real_run_would_hit() {
+    let ns = TestNamespace::new("plugin-rerun-preflight");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    // A failed backup (delete policy hook-succeeded only) stays behind.
+    assert!(!upgrade(&ns, Helm::V4, &["--set", "failHook=backup"]).ok());
+    let backup = ns
+        .names("job", None)
+        .into_iter()
+        .find(|n| n.starts_with("demo-backup-"))
+        .expect("the failed backup Job");
+    let before = ns.names("job", None);
+    let out = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade", "--dry-run"])
+        .failure();
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(
+        out.stderr.contains(&format!(
+            "cannot create job.batch/{backup}: it already exists"
+        )),
+        "{out}"
+    );
+    assert!(out.stderr.contains("nothing was changed"), "{out}");
+    assert_eq!(ns.names("job", None), before);
+    // The real run refuses before it creates or deletes anything.
+    let real = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade", "--yes"])
+        .failure();
+    assert!(real.stderr.contains("it already exists"), "{real}");
+    assert!(!real.stdout.contains(" created"), "{real}");
+    assert_eq!(ns.names("job", None), before);
+}
+
 fn lint(input: &str) -> Output {
     Run::new(plugin_binary())
         .args(["lint", "-f", "-"])

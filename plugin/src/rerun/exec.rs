@@ -305,6 +305,62 @@ async fn delete_and_wait(
     Ok(())
 }
 
+/// The steps whose create would fail with `already exists`: an object of that name is there
+/// and the plan will not delete it first (no `before-hook-creation`, or it is not a hook run
+/// of this release, which rerun never deletes). One error per step, naming the fix.
+pub async fn blocked_creates(
+    kube: &Cluster,
+    plan: &Plan,
+    resolution: &Resolution,
+    owner: &ReleaseHooks,
+) -> Result<Vec<Error>> {
+    let mut blocked = Vec::new();
+    for step in &plan.steps {
+        let Some(Some(resolved)) = resolution.get(&step.hook.type_key) else {
+            continue;
+        };
+        let api = api_for(kube, step, resolved, false);
+        let namespace = namespace_of(step, resolved);
+        let resource = resolved.rbac_resource();
+        let existing = api.get_metadata_opt(&step.hook.name).await.map_err(|e| {
+            error::api(
+                error::Request::new("get", &resource, namespace).named(&step.hook.name),
+                e,
+            )
+        })?;
+        let Some(existing) = existing else { continue };
+        let annotations = existing.metadata.annotations.clone().unwrap_or_default();
+        let live = LiveMeta {
+            group: step.hook.type_key.group(),
+            kind: &step.hook.type_key.kind,
+            namespace,
+            name: &step.hook.name,
+            created: existing
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.as_second()),
+            annotations: &annotations,
+        };
+        let why = match owner.ownership(&live) {
+            Ownership::HookRun { .. } if step.delete_before => continue,
+            Ownership::HookRun { .. } => "its delete policy has no before-hook-creation, so \
+                 Helm would fail the same way; delete it or run kubectl hooks cleanup"
+                .to_string(),
+            Ownership::NotOwned(why) => format!(
+                "it is not a hook run of release {} ({why}), so rerun will not delete it; \
+                 delete or rename it yourself",
+                owner.name()
+            ),
+        };
+        blocked.push(Error::Failed(format!(
+            "cannot create {}: it already exists: {why}",
+            step.hook.kubectl_name()
+        )));
+    }
+    Ok(blocked)
+}
+
 /// Creates (never applies) the stored manifest.
 async fn create(
     kube: &Cluster,

@@ -44,28 +44,55 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &RerunOptions
 
     let mut stdout = std::io::stdout();
     plan.write(&mut stdout).map_err(Error::Io)?;
-    if options.dry_run {
-        writeln!(stdout, "Dry run: nothing was changed.").map_err(Error::Io)?;
-        return Ok(crate::EXIT_OK);
-    }
     let kinds: BTreeSet<_> = plan.steps.iter().map(|s| s.hook.type_key.clone()).collect();
     let resolution = discovery::resolve(&kube.client, &kinds).await?;
+    // Every precondition the run checks, before anything is created; a dry run reports them
+    // all and stops there.
+    let mut problems = Vec::new();
     for step in &plan.steps {
         if resolution
             .get(&step.hook.type_key)
             .is_none_or(Option::is_none)
         {
-            return Err(discovery::unserved_error(
+            problems.push(discovery::unserved_error(
                 &step.hook.type_key,
                 &step.hook.name,
             ));
         }
     }
-    access::check(
-        &kube.client,
-        &access::needs(&plan, &resolution, options.logs),
-    )
-    .await?;
+    if problems.is_empty() {
+        match access::check(
+            &kube.client,
+            &access::needs(&plan, &resolution, options.logs),
+        )
+        .await
+        {
+            // Reading the existing objects needs those permissions too.
+            Ok(()) => {
+                problems.extend(exec::blocked_creates(kube, &plan, &resolution, &owner).await?)
+            }
+            Err(e) => problems.push(e),
+        }
+    }
+    if options.dry_run {
+        if problems.is_empty() {
+            writeln!(
+                stdout,
+                "Every precondition holds (permissions, no object in the way).\n\
+                 Dry run: nothing was changed."
+            )
+            .map_err(Error::Io)?;
+            return Ok(crate::EXIT_OK);
+        }
+        for problem in &problems {
+            eprintln!("error: {}", crate::error::render(problem));
+        }
+        eprintln!("Dry run: the rerun would fail as above; nothing was changed.");
+        return Ok(crate::EXIT_FAILED);
+    }
+    if let Some(first) = problems.into_iter().next() {
+        return Err(first);
+    }
     if !options.yes && !confirm(&plan)? {
         eprintln!("Aborted: nothing was changed.");
         return Ok(crate::EXIT_FAILED);
