@@ -54,6 +54,7 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// List the hooks of a release (latest revision), or of every release.
+    #[command(visible_alias = "ls")]
     List(ListArgs),
     /// Run the hooks of one event again, exactly as Helm would.
     Rerun(RerunArgs),
@@ -67,7 +68,7 @@ pub enum CliCommand {
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// Print the plugin's version.
-    Version,
+    Version(VersionArgs),
 }
 
 /// Output formats of `list`.
@@ -153,6 +154,22 @@ pub struct CleanupArgs {
     /// Also delete hooks that are still running.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `kubectl hooks version`.
+#[derive(Debug, Args)]
+pub struct VersionArgs {
+    /// Output format: text (default), json or yaml, like `kubectl version -o`.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: VersionOutputArg,
+}
+
+/// Output formats of `version`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum VersionOutputArg {
+    Text,
+    Json,
+    Yaml,
 }
 
 /// `kubectl hooks lint`.

@@ -107,8 +107,18 @@ pub fn run(options: Options) -> Result<u8, Error> {
             completion::write(shell, &mut std::io::stdout()).map_err(Error::Io)?;
             Ok(EXIT_OK)
         }
-        Command::Version => {
-            println!("kubectl-hooks {}", env!("CARGO_PKG_VERSION"));
+        Command::Version(output) => {
+            let version = env!("CARGO_PKG_VERSION");
+            match output {
+                cli::VersionOutputArg::Text => println!("kubectl-hooks {version}"),
+                cli::VersionOutputArg::Json => println!(
+                    "{}",
+                    serde_json::json!({"clientVersion": {"name": "kubectl-hooks", "version": version}})
+                ),
+                cli::VersionOutputArg::Yaml => {
+                    println!("clientVersion:\n  name: kubectl-hooks\n  version: {version}")
+                }
+            }
             Ok(EXIT_OK)
         }
         Command::Lint(lint) => lint::run(&lint),
@@ -127,7 +137,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::Lint(_)
                     | Command::PostRender(_)
                     | Command::Completion(_)
-                    | Command::Version => {
+                    | Command::Version(_) => {
                         unreachable!("handled without a cluster")
                     }
                 }

@@ -130,6 +130,14 @@ impl LiveStatus {
             .find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
     }
 
+    /// Whether a live object of the hook exists (not `Absent`, `Unknown` or `Stale`).
+    pub fn is_live_hook(self) -> bool {
+        !matches!(
+            self,
+            LiveStatus::Absent | LiveStatus::Unknown | LiveStatus::Stale
+        )
+    }
+
     /// Whether a hook in this state is still running (Job or Pod not finished).
     pub fn is_running(self) -> bool {
         matches!(self, LiveStatus::Running | LiveStatus::Pending)

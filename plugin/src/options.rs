@@ -45,7 +45,7 @@ pub enum Command {
     Lint(LintOptions),
     PostRender(PostRenderOptions),
     Completion(clap_complete::Shell),
-    Version,
+    Version(crate::cli::VersionOutputArg),
 }
 
 /// `post-render`'s options.
@@ -284,7 +284,7 @@ impl Options {
                     .filter(|ns| !ns.is_empty()),
             }),
             CliCommand::Completion(a) => Command::Completion(a.shell),
-            CliCommand::Version => Command::Version,
+            CliCommand::Version(a) => Command::Version(a.output),
         };
         Ok(Options {
             connection,

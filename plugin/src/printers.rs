@@ -52,8 +52,10 @@ pub fn print_hooks<W: Write>(
             let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
             out.write_all(text.as_bytes())
         }
+        // Only objects that exist and are the hook's: `kubectl delete $(… -o name)` must never
+        // name a missing object or another release's leftover.
         Output::Name => {
-            for row in rows {
+            for row in rows.iter().filter(|r| r.status.is_live_hook()) {
                 writeln!(out, "{}/{}", row.kubectl_kind, row.name)?;
             }
             Ok(())
