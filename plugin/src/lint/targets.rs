@@ -10,7 +10,8 @@
 //! - **Argo CD v3.5.1**: `docs/user-guide/helm.md` ("Helm Hooks"), the hook translation in
 //!   `gitops-engine/pkg/sync/hook/helm/type.go` (only `pre-install`, `pre-upgrade`,
 //!   `post-install`, `post-upgrade`, compared case-sensitively), `hook/hook.go` (a valid
-//!   `argocd.argoproj.io/hook` replaces the Helm events), `syncwaves/waves.go`
+//!   `argocd.argoproj.io/hook` replaces the Helm events; `hook/delete_policy.go` still adds
+//!   the Helm delete policies), `syncwaves/waves.go`
 //!   (`argocd.argoproj.io/sync-wave` before `helm.sh/hook-weight`), `ignore/ignore.go` (a hook
 //!   with no phase is never applied), `sync_phase.go`, and `controller/hook.go` (`pre-delete`
 //!   → PreDelete since v3.3.0, `post-delete` → PostDelete since v2.10.0; combined with other
@@ -356,8 +357,8 @@ fn overridden(hook: &ArgoHook, make: &Make, out: &mut Vec<TargetFinding>) {
         HOOK_FIELD,
         format!(
             "{ARGOCD_HOOK_ANNOTATION} is set ({}), so Argo CD ignores helm.sh/hook ({}, which it \
-             would run as {}): the object runs at a different point under Argo CD than under \
-             Helm",
+             would run as {}; its helm.sh/hook-delete-policy still applies): the object runs \
+             at a different point under Argo CD than under Helm",
             phases_list(&hook.argo_phases),
             written.join(","),
             phases_list(&helm_phases)
