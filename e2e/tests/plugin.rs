@@ -904,3 +904,72 @@ fn lint_flags_each_mistake_with_the_right_exit_code() {
     assert_eq!(out.code, Some(0), "{out}");
     assert!(!out.combined().contains("s3cr3t-fixture"));
 }
+
+/// `kubectl hooks lint --target argocd` on the demo chart as the real helm renders it (Argo CD
+/// renders with `helm template` too): the upgrade-only hooks run at the first sync, the test
+/// hook is ignored, the install-and-upgrade hooks are not flagged; warnings only.
+#[test]
+fn lint_target_argocd_on_the_demo_chart() {
+    let rendered = e2e::helm(Helm::V4)
+        .args(["template", RELEASE])
+        .arg(chart("hooks-demo"))
+        .success()
+        .stdout;
+    let out = Run::new(plugin_binary())
+        .args(["lint", "-f", "-", "--target", "argocd"])
+        .stdin(rendered.as_bytes().to_vec())
+        .output();
+    eprintln!("{out}");
+    assert_eq!(out.code, Some(0), "{out}");
+    let runs_at_first_sync = out.stdout.matches("[argocd/runs-at-first-sync]").count();
+    assert_eq!(runs_at_first_sync, 2, "db-migrate and backup: {out}");
+    assert!(
+        out.stdout
+            .contains("  warning  metadata.annotations.helm.sh/hook: Argo CD ignores test hooks"),
+        "{out}"
+    );
+    assert!(out.stdout.contains("[argocd/test-hook-ignored]"), "{out}");
+
+    // The same findings in JSON, each naming its target; flux's next to argocd's.
+    let json = Run::new(plugin_binary())
+        .args(["lint", "-o", "json", "--target", "argocd,flux"])
+        .stdin(rendered.into_bytes())
+        .output();
+    assert_eq!(json.code, Some(0), "{json}");
+    let v = json.json();
+    assert_eq!(
+        v["targets"],
+        serde_json::json!(["argocd", "flux"]),
+        "{json}"
+    );
+    let checks = |name: &str| -> Vec<(String, String)> {
+        v["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|o| o["name"] == name)
+            .flat_map(|o| o["findings"].as_array().unwrap())
+            .filter(|f| f.get("target").is_some())
+            .map(|f| {
+                (
+                    f["target"].as_str().unwrap().to_string(),
+                    f["check"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    let pair = |t: &str, c: &str| (t.to_string(), c.to_string());
+    assert_eq!(
+        checks("demo-db-migrate"),
+        [pair("argocd", "argocd/runs-at-first-sync")]
+    );
+    assert_eq!(
+        checks("demo-smoke-test"),
+        [
+            pair("argocd", "argocd/test-hook-ignored"),
+            pair("flux", "flux/not-in-inventory")
+        ]
+    );
+    assert_eq!(checks("demo-notify"), []);
+    assert_eq!(checks("demo-config-validate"), []);
+}

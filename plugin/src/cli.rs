@@ -88,6 +88,17 @@ pub enum LintOutputArg {
     Json,
 }
 
+/// Tools `lint --target` knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintTargetArg {
+    /// The Helm CLI (`helm install|upgrade`).
+    Helm,
+    /// Argo CD (renders with `helm template`, runs hooks as its own sync phases).
+    Argocd,
+    /// Flux's helm-controller (Helm's SDK, driven by a HelmRelease).
+    Flux,
+}
+
 /// `kubectl hooks list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -189,6 +200,16 @@ pub struct LintArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: LintOutputArg,
+    /// The tool that will install the chart: also report what it does differently with the
+    /// hooks (repeatable or comma-separated).
+    #[arg(
+        long = "target",
+        value_enum,
+        value_name = "TARGET",
+        value_delimiter = ',',
+        default_value = "helm"
+    )]
+    pub targets: Vec<LintTargetArg>,
 }
 
 /// `kubectl hooks post-render`.
@@ -266,6 +287,27 @@ mod tests {
         let err = Cli::try_parse_from(["kubectl-hooks", "cleanup", "demo", "--all-releases"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn lint_targets_default_to_helm_and_accept_repeats_and_commas() {
+        let lint = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["kubectl-hooks", "lint"].iter().chain(args)).unwrap();
+            let CliCommand::Lint(lint) = cli.command else {
+                panic!("not lint")
+            };
+            lint.targets
+        };
+        assert_eq!(lint(&[]), [LintTargetArg::Helm]);
+        assert_eq!(
+            lint(&["--target", "argocd,flux", "--target", "helm"]),
+            [
+                LintTargetArg::Argocd,
+                LintTargetArg::Flux,
+                LintTargetArg::Helm
+            ]
+        );
+        assert!(Cli::try_parse_from(["kubectl-hooks", "lint", "--target", "spinnaker"]).is_err());
     }
 
     #[test]

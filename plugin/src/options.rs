@@ -1,7 +1,7 @@
 //! Validated options: what the subcommands run with, built from clap's [`Cli`] with every value
 //! parsed and every combination checked. A mistake here is bad usage (exit code 2).
 
-use crate::cli::{CliCommand, LintOutputArg, OutputArg};
+use crate::cli::{CliCommand, LintOutputArg, LintTargetArg, OutputArg};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::objects::LiveStatus;
@@ -121,6 +121,8 @@ pub struct LintOptions {
     pub file: Option<PathBuf>,
     pub policy: Option<PathBuf>,
     pub output: LintOutput,
+    /// The tools the chart is checked for, without repeats, in the order given.
+    pub targets: Vec<crate::lint::targets::Target>,
 }
 
 impl Options {
@@ -272,6 +274,21 @@ impl Options {
                 output: match a.output {
                     LintOutputArg::Text => LintOutput::Text,
                     LintOutputArg::Json => LintOutput::Json,
+                },
+                targets: {
+                    use crate::lint::targets::Target;
+                    let mut targets: Vec<Target> = Vec::new();
+                    for t in a.targets {
+                        let t = match t {
+                            LintTargetArg::Helm => Target::Helm,
+                            LintTargetArg::Argocd => Target::Argocd,
+                            LintTargetArg::Flux => Target::Flux,
+                        };
+                        if !targets.contains(&t) {
+                            targets.push(t);
+                        }
+                    }
+                    targets
                 },
             }),
             CliCommand::PostRender(a) => Command::PostRender(PostRenderOptions {
@@ -436,5 +453,12 @@ mod tests {
         };
         assert_eq!(l.file.as_deref(), Some(std::path::Path::new("out.yaml")));
         assert_eq!(l.output, LintOutput::Json);
+        assert_eq!(l.targets, [crate::lint::targets::Target::Helm]);
+        let o = options(&["lint", "--target", "flux,argocd", "--target", "flux"]).unwrap();
+        let Command::Lint(l) = o.command else {
+            panic!()
+        };
+        use crate::lint::targets::Target;
+        assert_eq!(l.targets, [Target::Flux, Target::Argocd]);
     }
 }

@@ -1,10 +1,12 @@
 //! `kubectl hooks lint [-f FILE | -]`: offline check of rendered manifests (`helm template … |
 //! kubectl hooks lint -f -`). Reports every mistake Helm swallows (unknown events drop the
 //! object, weights Atoi rejects, delete-policy typos), surprising order ([`order`]), and every
-//! rule of the hook policy with the patch the webhook would apply. Exit 1 on errors, 0 when
-//! clean or only warnings. No cluster access.
+//! rule of the hook policy with the patch the webhook would apply; with `--target argocd` or
+//! `flux`, also what those tools do differently with the hooks ([`targets`]). Exit 1 on errors,
+//! 0 when clean or only warnings. No cluster access.
 
 pub(crate) mod prerequisites;
+pub mod targets;
 
 use crate::error::{Error, Result};
 use crate::options::{LintOptions, LintOutput};
@@ -14,6 +16,7 @@ use helm_hooks::policy::{Mode, Policy, evaluate, rule_of};
 use serde::Serialize;
 use serde_json::Value;
 use std::io::{Read, Write};
+use targets::{Target, TargetObject};
 
 /// How bad a finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -52,6 +55,13 @@ pub struct Finding {
     pub rule: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub mode: Option<String>,
+    /// The tool a target rule is about (`argocd`, `flux`); absent for Helm's and the
+    /// policy's checks, which hold everywhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target: Option<Target>,
+    /// What to do, for target rules (the other checks say it in `message`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fix: Option<String>,
 }
 
 /// The findings and the webhook's patch for one hook object.
@@ -85,6 +95,8 @@ pub struct Summary {
 /// The whole result.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The tools the chart was checked for (`--target`).
+    pub targets: Vec<Target>,
     pub summary: Summary,
     /// Hook objects (and non-hook objects with findings).
     pub objects: Vec<ObjectReport>,
@@ -119,7 +131,7 @@ pub fn run(options: &LintOptions) -> Result<u8> {
     };
     let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
-    let report = lint(&objects, &policy);
+    let report = lint(&objects, &policy, &options.targets);
     let mut stdout = std::io::stdout().lock();
     match options.output {
         LintOutput::Json => {
@@ -142,8 +154,10 @@ fn severity_of(mode: Mode) -> Level {
     }
 }
 
-/// Checks every object of a rendered stream.
-pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
+/// Checks every object of a rendered stream for the given targets: the annotation and policy
+/// checks always (Helm renders the chart and the webhook sees every client), Helm's order
+/// checks for `helm` and `flux`, and the rules of [`targets`].
+pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> Report {
     let mut reports: Vec<(usize, ObjectReport)> = Vec::new();
     let mut summary = Summary {
         objects: objects.len(),
@@ -151,6 +165,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
     };
     let mut ordered = Vec::new();
     let mut regular = Vec::new();
+    // What reaches the targets: regular objects (None) and hooks Helm keeps.
+    let mut kept: Vec<(usize, Option<helm_hooks::hook::HookSpec>)> = Vec::new();
     for (index, object) in objects.iter().enumerate() {
         let mut findings = Vec::new();
         for key in object.non_string_annotations() {
@@ -163,6 +179,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                     .into(),
                 rule: None,
                 mode: None,
+                target: None,
+                fix: None,
             });
         }
         let Some(parsed) = parse_hook(&annotations_of(&object.value)) else {
@@ -170,6 +188,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                 kind: object.kind(),
                 name: object.name(),
             });
+            kept.push((index, None));
             if !findings.is_empty() {
                 reports.push((
                     index,
@@ -200,6 +219,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                 message: format!("{:?}: {}", d.value, d.message),
                 rule: rule.map(|v| v.rule.as_str().to_string()),
                 mode: rule.map(|v| v.mode.as_str().to_string()),
+                target: None,
+                fix: None,
             });
         }
         for v in &verdict.violations {
@@ -216,6 +237,8 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                 message: v.message.clone(),
                 rule: Some(v.rule.as_str().to_string()),
                 mode: Some(v.mode.as_str().to_string()),
+                target: None,
+                fix: None,
             });
         }
         let patch: Vec<Value> = verdict
@@ -224,6 +247,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             .filter_map(|op| serde_json::to_value(op).ok())
             .collect();
         if !parsed.dropped {
+            kept.push((index, Some(parsed.spec.clone())));
             ordered.push(prerequisites::OrderedHook {
                 index,
                 kind: object.kind(),
@@ -246,7 +270,13 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             ),
         ));
     }
-    for problem in prerequisites::check(&ordered, &regular) {
+    let helm_order = targets.iter().any(|t| t.runs_helm());
+    let problems = if helm_order {
+        prerequisites::check(&ordered, &regular)
+    } else {
+        Vec::new()
+    };
+    for problem in problems {
         if let Some((_, report)) = reports.iter_mut().find(|(i, _)| *i == problem.index) {
             report.findings.push(Finding {
                 severity: if problem.error {
@@ -263,9 +293,47 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
                 message: problem.message,
                 rule: None,
                 mode: None,
+                target: None,
+                fix: None,
             });
         }
     }
+    let target_objects: Vec<TargetObject> = kept
+        .iter()
+        .map(|(index, spec)| TargetObject {
+            index: *index,
+            kind: objects[*index].kind(),
+            name: objects[*index].name(),
+            object: &objects[*index].value,
+            hook: spec.as_ref(),
+        })
+        .collect();
+    for found in targets::check(targets, &target_objects) {
+        let finding = Finding {
+            severity: found.severity,
+            check: found.check.to_string(),
+            field: found.field,
+            message: found.message,
+            rule: None,
+            mode: None,
+            target: Some(found.target),
+            fix: Some(found.fix),
+        };
+        match reports.iter_mut().find(|(i, _)| *i == found.index) {
+            Some((_, report)) => report.findings.push(finding),
+            None => {
+                let object = &objects[found.index];
+                reports.push((
+                    found.index,
+                    report_of(object, Vec::new(), 0, false, vec![finding], Vec::new()),
+                ));
+                reports.sort_by_key(|(i, _)| *i);
+            }
+        }
+    }
+    let mut targets_checked = targets.to_vec();
+    targets_checked.sort();
+    targets_checked.dedup();
     let objects: Vec<ObjectReport> = reports.into_iter().map(|(_, r)| r).collect();
     for report in &objects {
         for finding in &report.findings {
@@ -276,7 +344,11 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy) -> Report {
             }
         }
     }
-    Report { summary, objects }
+    Report {
+        targets: targets_checked,
+        summary,
+        objects,
+    }
 }
 
 fn object_namespace(object: &Value) -> Option<&str> {
@@ -328,13 +400,19 @@ pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()>
             )?;
         }
         for f in &object.findings {
-            let rule = match (&f.rule, &f.mode) {
-                (Some(rule), Some(mode)) => format!(" [{rule}: {mode}]"),
+            let rule = match (&f.rule, &f.mode, &f.target) {
+                (Some(rule), Some(mode), _) => format!(" [{rule}: {mode}]"),
+                (_, _, Some(_)) => format!(" [{}]", f.check),
                 _ => String::new(),
             };
+            let fix = f
+                .fix
+                .as_ref()
+                .map(|fix| format!("; {fix}"))
+                .unwrap_or_default();
             writeln!(
                 out,
-                "  {:<8} {}: {}{rule}",
+                "  {:<8} {}: {}{fix}{rule}",
                 f.severity.label(),
                 f.field,
                 f.message

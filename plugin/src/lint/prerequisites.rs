@@ -24,11 +24,36 @@ fn pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
     Some((object.pointer(&pointer)?, workload.pod_spec_path()))
 }
 
-/// What a Job's or Pod's pod spec needs to exist before it can start.
+/// The pod template's spec of any built-in workload (`v1` Pod, `batch/v1` Job and CronJob,
+/// `apps/v1` Deployment, StatefulSet, DaemonSet, ReplicaSet) and its field path prefix.
+fn workload_pod_spec(object: &Value) -> Option<(&Value, &'static str)> {
+    let text = |field: &str| object.get(field).and_then(Value::as_str).unwrap_or("");
+    match (text("apiVersion"), text("kind")) {
+        ("apps/v1", "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet") => {
+            Some((object.pointer("/spec/template/spec")?, "spec.template.spec"))
+        }
+        ("batch/v1", "CronJob") => Some((
+            object.pointer("/spec/jobTemplate/spec/template/spec")?,
+            "spec.jobTemplate.spec.template.spec",
+        )),
+        _ => pod_spec(object),
+    }
+}
+
+/// What a Job's or Pod's pod spec needs to exist before it can start (the kinds Helm waits
+/// for as hooks).
 pub fn references(object: &Value) -> Vec<Reference> {
-    let Some((spec, prefix)) = pod_spec(object) else {
-        return Vec::new();
-    };
+    pod_spec(object).map_or_else(Vec::new, |(spec, prefix)| references_in(spec, prefix))
+}
+
+/// What the pods of any workload (Deployment, StatefulSet, DaemonSet, ReplicaSet, CronJob,
+/// Job, Pod) need to exist before they can start.
+pub fn workload_references(object: &Value) -> Vec<Reference> {
+    workload_pod_spec(object).map_or_else(Vec::new, |(spec, prefix)| references_in(spec, prefix))
+}
+
+/// The references of one pod spec found at `prefix`.
+fn references_in(spec: &Value, prefix: &str) -> Vec<Reference> {
     let mut out = Vec::new();
     let mut add = |kind: &'static str, name: Option<&Value>, field: String| {
         if let Some(name) = name.and_then(Value::as_str).filter(|n| !n.is_empty()) {

@@ -1,7 +1,11 @@
 use super::*;
 
 fn run(text: &str) -> Report {
-    lint(&parse_manifests(text).unwrap(), &Policy::builtin())
+    lint(
+        &parse_manifests(text).unwrap(),
+        &Policy::builtin(),
+        &[Target::Helm],
+    )
 }
 
 fn job(name: &str, annotations: &str, extra_spec: &str) -> String {
