@@ -197,13 +197,18 @@ fn cert_manager_overlay_passes_a_server_side_dry_run_against_cert_managers_crds(
         .args(["-f"])
         .arg(crds.join("certificates.yaml"))
         .success();
-    kubectl()
-        .args(["wait", "--for=condition=Established", "--timeout=30s"])
-        .args([
-            "crd/issuers.cert-manager.io",
-            "crd/certificates.cert-manager.io",
-        ])
-        .success();
+    // Not `kubectl wait`: right after the apply a CRD may have no status.conditions yet, and
+    // kubectl wait then fails ("accessor error: <nil>") instead of waiting.
+    for crd in ["issuers.cert-manager.io", "certificates.cert-manager.io"] {
+        e2e::wait_until(std::time::Duration::from_secs(30), crd, || {
+            kubectl()
+                .args(["get", "crd", crd, "-o"])
+                .arg("jsonpath={.status.conditions[?(@.type==\"Established\")].status}")
+                .output()
+                .stdout
+                == "True"
+        });
+    }
 
     let objects = server_dry_run(&repo_root().join("deploy/overlays/cert-manager"));
     assert_base_objects(&objects);
