@@ -186,6 +186,9 @@ pub enum VersionOutputArg {
 /// `kubectl hooks lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
+    /// Rendered manifests to check (`-` for stdin), as with `-f`.
+    #[arg(value_name = "FILE", conflicts_with = "file")]
+    pub files: Vec<PathBuf>,
     /// The rendered manifests to check (`-` for stdin).
     #[arg(
         short = 'f',
@@ -194,6 +197,12 @@ pub struct LintArgs {
         default_value = "-"
     )]
     pub file: PathBuf,
+    /// Warnings fail the run too (exit 1), for CI.
+    #[arg(long)]
+    pub strict: bool,
+    /// Text output: only errors and warnings, no patches, no `ok` lines.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
     /// A policy document to check against (default: the built-in policy).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,

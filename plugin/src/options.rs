@@ -117,8 +117,12 @@ pub enum LintOutput {
 /// `lint`.
 #[derive(Debug, Clone)]
 pub struct LintOptions {
-    /// `None` for stdin.
-    pub file: Option<PathBuf>,
+    /// The inputs in order; `None` for stdin.
+    pub files: Vec<Option<PathBuf>>,
+    /// `--strict`: warnings fail too.
+    pub strict: bool,
+    /// `--quiet`: errors and warnings only.
+    pub quiet: bool,
     pub policy: Option<PathBuf>,
     pub output: LintOutput,
     /// The tools the chart is checked for, without repeats, in the order given.
@@ -269,7 +273,16 @@ impl Options {
                 })
             }
             CliCommand::Lint(a) => Command::Lint(LintOptions {
-                file: (a.file.as_os_str() != "-").then_some(a.file),
+                files: if a.files.is_empty() {
+                    vec![a.file]
+                } else {
+                    a.files
+                }
+                .into_iter()
+                .map(|f| (f.as_os_str() != "-").then_some(f))
+                .collect(),
+                strict: a.strict,
+                quiet: a.quiet,
                 policy: a.policy,
                 output: match a.output {
                     LintOutputArg::Text => LintOutput::Text,
@@ -446,12 +459,19 @@ mod tests {
         let Command::Lint(l) = o.command else {
             panic!()
         };
-        assert!(l.file.is_none());
+        assert_eq!(l.files, [None]);
         let o = options(&["lint", "-f", "out.yaml", "-o", "json"]).unwrap();
         let Command::Lint(l) = o.command else {
             panic!()
         };
-        assert_eq!(l.file.as_deref(), Some(std::path::Path::new("out.yaml")));
+        assert_eq!(l.files, [Some(std::path::PathBuf::from("out.yaml"))]);
+        // Positional files, as `kubectl apply` takes -f: several, in order.
+        let o = options(&["lint", "a.yaml", "-", "--strict", "-q"]).unwrap();
+        let Command::Lint(p) = o.command else {
+            panic!()
+        };
+        assert_eq!(p.files, [Some(std::path::PathBuf::from("a.yaml")), None]);
+        assert!(p.strict && p.quiet);
         assert_eq!(l.output, LintOutput::Json);
         assert_eq!(l.targets, [crate::lint::targets::Target::Helm]);
         let o = options(&["lint", "--target", "flux,argocd", "--target", "flux"]).unwrap();

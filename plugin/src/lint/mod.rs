@@ -15,7 +15,7 @@ use helm_hooks::manifest::{ManifestObject, parse_manifests};
 use helm_hooks::policy::{Mode, Policy, evaluate, rule_of};
 use serde::Serialize;
 use serde_json::Value;
-use std::io::{Read, Write};
+use std::io::{IsTerminal, Read, Write};
 use targets::{Target, TargetObject};
 
 /// How bad a finding is.
@@ -113,22 +113,46 @@ impl Report {
     }
 }
 
+/// Appends one file's YAML stream, its documents kept apart from the previous file's (the
+/// first file is taken as it is, so its line numbers stay right).
+fn append_stream(text: &mut String, content: &str) {
+    if !text.is_empty() {
+        text.push_str("\n---\n");
+    }
+    text.push_str(content);
+}
+
 /// Runs `lint`.
 pub fn run(options: &LintOptions) -> Result<u8> {
-    let (text, name) = match &options.file {
-        Some(path) => (
-            std::fs::read_to_string(path)
-                .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?,
-            path.display().to_string(),
-        ),
-        None => {
-            let mut text = String::new();
-            std::io::stdin()
-                .read_to_string(&mut text)
-                .map_err(|e| Error::Failed(format!("cannot read stdin: {e}")))?;
-            (text, "stdin".to_string())
+    let mut text = String::new();
+    let mut names = Vec::new();
+    for file in &options.files {
+        match file {
+            Some(path) => {
+                let content = std::fs::read_to_string(path)
+                    .map_err(|e| Error::Failed(format!("cannot read {}: {e}", path.display())))?;
+                append_stream(&mut text, &content);
+                names.push(path.display().to_string());
+            }
+            None => {
+                if std::io::stdin().is_terminal() {
+                    return Err(Error::Usage(
+                        "kubectl hooks lint reads rendered manifests: give a file (`lint \
+                         rendered.yaml`) or pipe them in (`helm template … | kubectl hooks lint -f \
+                         -`); stdin is a terminal"
+                            .into(),
+                    ));
+                }
+                let mut content = String::new();
+                std::io::stdin()
+                    .read_to_string(&mut content)
+                    .map_err(|e| Error::Failed(format!("cannot read stdin: {e}")))?;
+                append_stream(&mut text, &content);
+                names.push("stdin".to_string());
+            }
         }
-    };
+    }
+    let name = names.join(", ");
     let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
     let report = lint(&objects, &policy, &options.targets);
@@ -139,9 +163,12 @@ pub fn run(options: &LintOptions) -> Result<u8> {
                 .map_err(|e| Error::Io(std::io::Error::other(e)))?;
             writeln!(stdout).map_err(Error::Io)?;
         }
-        LintOutput::Text => write_text(&report, &mut stdout).map_err(Error::Io)?,
+        LintOutput::Text => write_text(&report, options.quiet, &mut stdout).map_err(Error::Io)?,
     }
     stdout.flush().map_err(Error::Io)?;
+    if options.strict && report.summary.warnings > 0 {
+        return Ok(crate::EXIT_FAILED);
+    }
     Ok(report.exit_code())
 }
 
@@ -380,8 +407,12 @@ fn report_of(
 }
 
 /// The human-readable report.
-pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()> {
+pub fn write_text<W: Write>(report: &Report, quiet: bool, out: &mut W) -> std::io::Result<()> {
     for object in &report.objects {
+        let shown = |f: &&Finding| !quiet || f.severity >= Level::Warning;
+        if quiet && !object.dropped && !object.findings.iter().any(|f| shown(&f)) {
+            continue;
+        }
         let location = object
             .source
             .clone()
@@ -399,7 +430,7 @@ pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()>
                  the cluster"
             )?;
         }
-        for f in &object.findings {
+        for f in object.findings.iter().filter(shown) {
             let rule = match (&f.rule, &f.mode, &f.target) {
                 (Some(rule), Some(mode), _) => format!(" [{rule}: {mode}]"),
                 (_, _, Some(_)) => format!(" [{}]", f.check),
@@ -418,7 +449,7 @@ pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()>
                 f.message
             )?;
         }
-        if !object.patch.is_empty() && !object.dropped {
+        if !quiet && !object.patch.is_empty() && !object.dropped {
             writeln!(out, "  patch    the webhook would apply:")?;
             for op in &object.patch {
                 let verb = op.get("op").and_then(Value::as_str).unwrap_or("?");
@@ -427,7 +458,7 @@ pub fn write_text<W: Write>(report: &Report, out: &mut W) -> std::io::Result<()>
                 writeln!(out, "             {verb} {path} {value}")?;
             }
         }
-        if object.findings.is_empty() && !object.dropped && object.patch.is_empty() {
+        if !quiet && object.findings.is_empty() && !object.dropped && object.patch.is_empty() {
             writeln!(out, "  ok")?;
         }
     }

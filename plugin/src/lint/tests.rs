@@ -36,7 +36,7 @@ fn unknown_event_is_an_error_and_the_object_is_dropped() {
     assert_eq!(report.exit_code(), 1);
     let text = {
         let mut out = Vec::new();
-        write_text(&report, &mut out).unwrap();
+        write_text(&report, false, &mut out).unwrap();
         String::from_utf8(out).unwrap()
     };
     assert!(

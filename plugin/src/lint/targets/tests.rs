@@ -336,7 +336,7 @@ fn helm_order_checks_only_for_targets_running_helm() {
 fn text_names_the_rule_and_json_the_target() {
     let report = run(&[Target::Argocd]);
     let mut out = Vec::new();
-    write_text(&report, &mut out).unwrap();
+    write_text(&report, false, &mut out).unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains(
