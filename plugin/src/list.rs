@@ -19,12 +19,11 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
     let search = kube.search_namespace();
     let records = store.records(search, options.release.as_deref()).await?;
     let chosen = match &options.release {
-        Some(release) => vec![releases::select_revision(
-            &records,
-            release,
-            options.revision,
-            search,
-        )?],
+        Some(release) => vec![
+            store
+                .select_or_locate(&records, release, options.revision, search)
+                .await?,
+        ],
         None => releases::latest_per_release(&records),
     };
     // One corrupt record is reported (naming its Secret or ConfigMap); the others still list.

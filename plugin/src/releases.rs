@@ -102,6 +102,40 @@ impl Store {
         Ok(records)
     }
 
+    /// [`select_revision`] among `records` (of `namespace`); when the release is not there,
+    /// looks in every namespace (one metadata list) and names where it is, with the flag to use.
+    pub async fn select_or_locate(
+        &self,
+        records: &[RecordRef],
+        release: &str,
+        revision: Option<i64>,
+        namespace: Option<&str>,
+    ) -> Result<RecordRef> {
+        match select_revision(records, release, revision, namespace) {
+            Err(Error::NotFound(message))
+                if namespace.is_some() && !records.iter().any(|r| r.meta.release == release) =>
+            {
+                let elsewhere: std::collections::BTreeSet<String> = self
+                    .records(None, Some(release))
+                    .await
+                    .map(|all| all.into_iter().map(|r| r.namespace).collect())
+                    .unwrap_or_default();
+                if elsewhere.is_empty() {
+                    return Err(Error::NotFound(message));
+                }
+                let list: Vec<&str> = elsewhere.iter().map(String::as_str).collect();
+                Err(Error::NotFound(format!(
+                    "release {release:?} not found in namespace {}, but it exists in namespace {}: \
+                     add -n {}",
+                    namespace.unwrap_or_default(),
+                    list.join(", "),
+                    list[0]
+                )))
+            }
+            other => other,
+        }
+    }
+
     /// Fetches and decodes one revision.
     pub async fn fetch(&self, reference: &RecordRef) -> Result<Record> {
         let ns = reference.namespace.as_str();

@@ -13,7 +13,7 @@ use crate::client::Cluster;
 use crate::discovery;
 use crate::error::{Error, Result};
 use crate::options::{Connection, RerunOptions};
-use crate::releases::{self, Store};
+use crate::releases::Store;
 use helm_hooks::ownership::ReleaseHooks;
 use helm_hooks::release::Status;
 use std::collections::BTreeSet;
@@ -26,7 +26,9 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &RerunOptions
     let records = store
         .records(Some(namespace), Some(&options.release))
         .await?;
-    let latest = releases::select_revision(&records, &options.release, None, Some(namespace))?;
+    let latest = store
+        .select_or_locate(&records, &options.release, None, Some(namespace))
+        .await?;
     refuse_in_flight(&options.release, &latest.meta.status, latest.meta.revision)?;
     // Every stored revision: what rerun deletes must be a hook run of one of them.
     let all = store.fetch_all(&records).await?;
