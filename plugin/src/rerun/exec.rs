@@ -226,20 +226,9 @@ async fn delete_and_wait(
     let Some(existing) = api.get_metadata_opt(name).await.map_err(get_error)? else {
         return Ok(());
     };
-    let annotations = existing.metadata.annotations.clone().unwrap_or_default();
-    let live = LiveMeta {
-        group: step.hook.type_key.group(),
-        kind: &step.hook.type_key.kind,
-        namespace,
-        name,
-        created: existing
-            .metadata
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.as_second()),
-        annotations: &annotations,
-    };
-    if let Ownership::NotOwned(why) = context.owner.ownership(&live) {
+    if let Ownership::NotOwned(why) =
+        ownership_of(context.owner, step, namespace, &existing.metadata)
+    {
         return Err(Error::Failed(format!(
             "refusing to delete {} ({policy}): it is not a hook run of release {}: {why}; \
              delete or rename it yourself if it is a leftover",
@@ -329,20 +318,7 @@ pub async fn blocked_creates(
             )
         })?;
         let Some(existing) = existing else { continue };
-        let annotations = existing.metadata.annotations.clone().unwrap_or_default();
-        let live = LiveMeta {
-            group: step.hook.type_key.group(),
-            kind: &step.hook.type_key.kind,
-            namespace,
-            name: &step.hook.name,
-            created: existing
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.as_second()),
-            annotations: &annotations,
-        };
-        let why = match owner.ownership(&live) {
+        let why = match ownership_of(owner, step, namespace, &existing.metadata) {
             Ownership::HookRun { .. } if step.delete_before => continue,
             Ownership::HookRun { .. } => "its delete policy has no before-hook-creation, so \
                  Helm would fail the same way; delete it or run kubectl hooks cleanup"
@@ -359,6 +335,27 @@ pub async fn blocked_creates(
         )));
     }
     Ok(blocked)
+}
+
+/// The core's ownership verdict on the live object `metadata` of `step`'s hook.
+fn ownership_of(
+    owner: &ReleaseHooks,
+    step: &Step,
+    namespace: Option<&str>,
+    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+) -> Ownership {
+    let annotations = metadata.annotations.clone().unwrap_or_default();
+    owner.ownership(&LiveMeta {
+        group: step.hook.type_key.group(),
+        kind: &step.hook.type_key.kind,
+        namespace,
+        name: &step.hook.name,
+        created: metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second()),
+        annotations: &annotations,
+    })
 }
 
 /// Creates (never applies) the stored manifest.
