@@ -6,6 +6,8 @@
 //! - [`manifest`]: multi-document YAML (rendered charts) into objects.
 //! - [`ownership`]: whether a live object is a hook run of a release (the rule every deletion
 //!   asks).
+//! - [`janitor_rules`]: the janitor's decisions (live delete policy, orphans) and the stamps
+//!   and kept logs it leaves in the cluster for `kubectl hooks`.
 //! - [`text`]: bounded echoes of values in messages and logs.
 //!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
@@ -13,6 +15,7 @@
 #![forbid(unsafe_code)]
 
 pub mod hook;
+pub mod janitor_rules;
 pub mod manifest;
 pub mod ownership;
 pub mod policy;
