@@ -56,6 +56,9 @@ struct Cli {
         default_value = "kube-system,helm-hooks-system"
     )]
     exempt_namespaces: Vec<String>,
+    /// Only these namespaces (comma-separated; default: every namespace not exempt).
+    #[arg(long, value_delimiter = ',')]
+    namespaces: Vec<String>,
     /// Helm's storage driver (`secret` or `configmap`), as HELM_DRIVER.
     #[arg(long, env = "HELM_DRIVER", default_value = "secret")]
     helm_driver: String,
@@ -175,6 +178,7 @@ async fn main() -> anyhow::Result<()> {
             orphans: cli.orphans,
             dry_run: cli.dry_run,
             exempt_namespaces: cli.exempt_namespaces.clone(),
+            only_namespaces: cli.namespaces.clone(),
             driver,
             keep_logs: secs(cli.keep_logs),
         },

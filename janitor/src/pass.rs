@@ -49,6 +49,9 @@ pub struct Settings {
     pub dry_run: bool,
     /// Namespaces never touched.
     pub exempt_namespaces: Vec<String>,
+    /// When not empty, the only namespaces touched (every other one counts as exempt, and so
+    /// do cluster-scoped hooks of releases outside them).
+    pub only_namespaces: Vec<String>,
     /// Helm's storage driver.
     pub driver: StorageDriver,
     /// How long kept logs stay, in seconds.
@@ -254,10 +257,17 @@ impl Janitor {
                     };
                     rules::policy_verdict(&live.candidate(), evidence, now, self.settings.timing)
                 } else if self.settings.orphans {
-                    let since = hooks
+                    let since = match hooks
                         .uninstalled_at()
-                        .or(rules::orphaned_since(&live.annotations));
-                    rules::orphan_verdict(&live.candidate(), since, now, self.settings.timing)
+                        .or(rules::orphaned_since(&live.annotations))
+                    {
+                        Some(since) => since,
+                        None => {
+                            self.mark_orphaned(&live, now).await?;
+                            now
+                        }
+                    };
+                    rules::orphan_verdict(&live.candidate(), Some(since), now, self.settings.timing)
                 } else {
                     continue;
                 };
@@ -287,6 +297,9 @@ impl Janitor {
                     let Some(release) = rules::stamped_release(&live.annotations) else {
                         continue;
                     };
+                    if exempt.contains(&release.namespace) {
+                        continue;
+                    }
                     let verdict = if unreadable.contains(&release) {
                         rules::policy_verdict(
                             &live.candidate(),
@@ -332,8 +345,11 @@ impl Janitor {
             .filter_map(|n| {
                 let name = n.metadata.name.unwrap_or_default();
                 let labels = n.metadata.labels.unwrap_or_default();
-                rules::namespace_exempt(&name, &labels, &self.settings.exempt_namespaces)
-                    .then_some(name)
+                let outside = !self.settings.only_namespaces.is_empty()
+                    && !self.settings.only_namespaces.contains(&name);
+                (outside
+                    || rules::namespace_exempt(&name, &labels, &self.settings.exempt_namespaces))
+                .then_some(name)
             })
             .collect())
     }
