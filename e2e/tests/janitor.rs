@@ -130,6 +130,53 @@ fn succeeded_after_final_phase_hung_never(helm: Helm) {
         notify["metadata"]["annotations"]["hooks.helm-hooks.io/release"],
         format!("{}/{RELEASE}", ns.name())
     );
+
+    // An upgrade soon after: the new seed Job lies inside revision 1's recorded run window
+    // (widened for clock skew), whose final phase is recorded; while Helm works on revision 2
+    // (pending-upgrade) the janitor must still leave it alone.
+    // (The hung notify Job goes first: Helm would otherwise fail at once creating it again.)
+    ns.kubectl()
+        .args(["delete", "job", "demo-notify", "--wait=true"])
+        .success();
+    let mut helm_upgrade = Command::new(helm.binary())
+        .args(["--namespace", ns.name(), "upgrade", RELEASE])
+        .arg(chart("hooks-demo"))
+        .args(["--set", "hangHook=notify", "--timeout", "25s"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start helm upgrade");
+    wait_until(
+        Duration::from_secs(60),
+        "the new demo-seed Complete",
+        || {
+            ns.try_get_json("job", "demo-seed")
+                .is_some_and(|j| e2e::condition(&j, "Complete") == Some("True"))
+        },
+    );
+    annotate(
+        &ns,
+        "job",
+        "demo-seed",
+        "helm.sh/hook-delete-policy=hook-succeeded",
+    );
+    let out = janitor_once(&ns, &["--grace", "0s"]);
+    let record = ns.get_json("secret", "sh.helm.release.v1.demo.v2");
+    assert_eq!(
+        record["metadata"]["labels"]["status"], "pending-upgrade",
+        "Helm is still upgrading"
+    );
+    assert!(
+        exists(&ns, "job", "demo-seed"),
+        "deleted while Helm works on the upgrade (pending-upgrade):\n{out}"
+    );
+    let status = helm_upgrade.wait().expect("helm upgrade");
+    assert!(!status.success(), "the hung notify hook should time out");
+    let out = janitor_once(&ns, &["--grace", "0s"]);
+    assert!(
+        !exists(&ns, "job", "demo-seed"),
+        "revision 2 recorded the final phase:\n{out}"
+    );
 }
 
 #[test]

@@ -223,7 +223,7 @@ impl Janitor {
             let Some((resource, namespaced)) = resolve(group, kind) else {
                 continue;
             };
-            for live in self
+            for mut live in self
                 .list(&resource, namespaced, namespace.as_deref(), None)
                 .await?
             {
@@ -247,7 +247,7 @@ impl Janitor {
                 if hooks.is_live()
                     && rules::stamped_release(&live.annotations).as_ref() != Some(release)
                 {
-                    self.stamp(&live, release).await?;
+                    self.stamp(&mut live, release).await?;
                     report.stamped += 1;
                 }
                 let verdict = if hooks.is_live() {
@@ -263,7 +263,7 @@ impl Janitor {
                     {
                         Some(since) => since,
                         None => {
-                            self.mark_orphaned(&live, now).await?;
+                            self.mark_orphaned(&mut live, now).await?;
                             now
                         }
                     };
@@ -282,7 +282,7 @@ impl Janitor {
                 let Some((resource, namespaced)) = resolve(group, kind) else {
                     continue;
                 };
-                for live in self
+                for mut live in self
                     .list(&resource, namespaced, None, Some(&selector))
                     .await?
                 {
@@ -314,7 +314,7 @@ impl Janitor {
                         let since = match rules::orphaned_since(&live.annotations) {
                             Some(since) => since,
                             None => {
-                                self.mark_orphaned(&live, now).await?;
+                                self.mark_orphaned(&mut live, now).await?;
                                 now
                             }
                         };
@@ -462,7 +462,7 @@ impl Janitor {
             .collect())
     }
 
-    async fn stamp(&self, live: &Live, release: &ReleaseRef) -> Result<(), PassError> {
+    async fn stamp(&self, live: &mut Live, release: &ReleaseRef) -> Result<(), PassError> {
         if self.settings.dry_run {
             return Ok(());
         }
@@ -475,7 +475,7 @@ impl Janitor {
         self.patch(live, patch, "stamp").await
     }
 
-    async fn mark_orphaned(&self, live: &Live, now: i64) -> Result<(), PassError> {
+    async fn mark_orphaned(&self, live: &mut Live, now: i64) -> Result<(), PassError> {
         if self.settings.dry_run {
             return Ok(());
         }
@@ -486,13 +486,19 @@ impl Janitor {
         self.patch(live, patch, "mark orphaned").await
     }
 
-    async fn patch(&self, live: &Live, patch: Value, what: &str) -> Result<(), PassError> {
+    async fn patch(&self, live: &mut Live, patch: Value, what: &str) -> Result<(), PassError> {
         match live
             .api(&self.client)
             .patch(&live.name, &PatchParams::default(), &Patch::Merge(&patch))
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(patched) => {
+                // Later preconditions must name the version this patch made.
+                if let Some(rv) = patched.metadata.resource_version {
+                    live.resource_version = rv;
+                }
+                Ok(())
+            }
             // Changed or gone since the list: the next pass sees it again.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
             Err(e) => Err(api_err(format!("{what} {}", live.display()))(e)),
