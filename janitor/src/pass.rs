@@ -441,13 +441,27 @@ impl Janitor {
             namespace.unwrap_or("all namespaces")
         );
         // Jobs and Pods need their status; every other kind is listed metadata-only.
+        let forbidden = |e: &kube::Error| matches!(e, kube::Error::Api(s) if s.code == 403);
         let items: Vec<DynamicObject> = if matches!(resource.kind.as_str(), "Job" | "Pod") {
-            api.list(&params).await.map_err(api_err(what))?.items
+            match api.list(&params).await {
+                Ok(list) => list.items,
+                // A hook kind the janitor's RBAC does not cover: skipped, said once a pass.
+                Err(e) if forbidden(&e) => {
+                    tracing::warn!(%what, "forbidden: grant list on it to the janitor to clean it");
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(api_err(what)(e)),
+            }
         } else {
-            api.list_metadata(&params)
-                .await
-                .map_err(api_err(what))?
-                .items
+            let list = match api.list_metadata(&params).await {
+                Ok(list) => list,
+                Err(e) if forbidden(&e) => {
+                    tracing::warn!(%what, "forbidden: grant list on it to the janitor to clean it");
+                    return Ok(Vec::new());
+                }
+                Err(e) => return Err(api_err(what)(e)),
+            };
+            list.items
                 .into_iter()
                 .map(|m| DynamicObject {
                     types: None,
@@ -501,6 +515,11 @@ impl Janitor {
             }
             // Changed or gone since the list: the next pass sees it again.
             Err(kube::Error::Api(e)) if e.code == 404 || e.code == 409 => Ok(()),
+            // E.g. a Role or ClusterRole without the `escalate` verb: not stamped, said.
+            Err(kube::Error::Api(e)) if e.code == 403 => {
+                tracing::warn!(object = %live.display(), "cannot {what}: {}", e.message);
+                Ok(())
+            }
             Err(e) => Err(api_err(format!("{what} {}", live.display()))(e)),
         }
     }
