@@ -354,9 +354,15 @@ fn orphans_removed(helm: Helm, keep_history: bool) {
     // Inside the orphan grace: nothing is deleted.
     janitor_once(&ns, &["--orphans", "--orphan-grace", "1h"]);
     assert_eq!(uids(&ns), before, "nothing deleted inside --orphan-grace");
-    // Without --orphans: nothing either.
+    // Without --orphans: nothing either; --dry-run only reports.
     janitor_once(&ns, &["--orphan-grace", "0s"]);
     assert_eq!(uids(&ns), before);
+    let out = janitor_once(&ns, &["--orphans", "--orphan-grace", "0s", "--dry-run"]);
+    assert_eq!(uids(&ns), before, "--dry-run deleted something:\n{out}");
+    assert!(
+        out.combined().contains("demo-seed") && out.combined().contains("dry_run=true"),
+        "--dry-run reports what it would delete:\n{out}"
+    );
     let out = janitor_once(&ns, &["--orphans", "--orphan-grace", "0s"]);
     let after = uids(&ns);
     let mut expected = before.clone();

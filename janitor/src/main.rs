@@ -147,7 +147,12 @@ async fn main() -> anyhow::Result<()> {
             .with_env_filter(filter)
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        // Colours only on a terminal: logs collected from a pipe stay plain text.
+        let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        tracing_subscriber::fmt()
+            .with_ansi(ansi)
+            .with_env_filter(filter)
+            .init();
     }
     let driver =
         StorageDriver::from_helm_driver(Some(&cli.helm_driver)).map_err(anyhow::Error::msg)?;
