@@ -188,6 +188,7 @@ async fn main() -> anyhow::Result<()> {
             keep_logs: secs(cli.keep_logs),
         },
         metrics: metrics.clone(),
+        cache: Default::default(),
     };
     let manager = LeaseManagerBuilder::new(client.clone(), &cli.lease_name)
         .with_namespace(&cli.lease_namespace)

@@ -167,6 +167,9 @@ impl Live {
     }
 }
 
+/// Each release's record names and resourceVersions, sorted, with the hooks decoded from them.
+pub type RecordCache = BTreeMap<ReleaseRef, (Vec<(String, String)>, ReleaseHooks)>;
+
 /// The janitor's clients and settings for passes.
 pub struct Janitor {
     /// The API client.
@@ -177,6 +180,9 @@ pub struct Janitor {
     pub settings: Settings,
     /// Counters.
     pub metrics: Arc<Metrics>,
+    /// Each release's decoded hooks, keyed by its records' names and resourceVersions: a
+    /// release whose records did not change since the last pass is not fetched again.
+    pub cache: tokio::sync::Mutex<RecordCache>,
 }
 
 /// What one pass did.
@@ -369,7 +375,7 @@ impl Janitor {
             "list {} labelled owner=helm",
             resource.plural
         )))?;
-        let mut by_release: BTreeMap<ReleaseRef, Vec<String>> = BTreeMap::new();
+        let mut by_release: BTreeMap<ReleaseRef, Vec<(String, String)>> = BTreeMap::new();
         for item in list.items {
             let labels = item.metadata.labels.unwrap_or_default();
             let (Some(meta), Some(namespace), Some(name)) = (
@@ -383,20 +389,31 @@ impl Janitor {
                 namespace,
                 name: meta.release,
             };
-            by_release.entry(release).or_default().push(name);
+            let version = item.metadata.resource_version.unwrap_or_default();
+            by_release.entry(release).or_default().push((name, version));
         }
+        let mut cache = self.cache.lock().await;
+        cache.retain(|release, _| by_release.contains_key(release));
         let mut releases = BTreeMap::new();
         let mut unreadable = BTreeSet::new();
-        for (release, objects) in by_release {
+        for (release, mut objects) in by_release {
             if exempt.contains(&release.namespace) {
+                continue;
+            }
+            objects.sort();
+            if let Some((key, hooks)) = cache.get(&release)
+                && *key == objects
+            {
+                releases.insert(release, hooks.clone());
                 continue;
             }
             let api: Api<DynamicObject> =
                 Api::namespaced_with(self.client.clone(), &release.namespace, &resource);
             let mut revisions = Vec::new();
             let mut ok = true;
-            for name in objects {
-                let decoded = match api.get(&name).await {
+            for (name, _) in &objects {
+                let name = name.as_str();
+                let decoded = match api.get(name).await {
                     Ok(object) => serde_json::to_value(&object)
                         .ok()
                         .and_then(|v| decode_record(self.settings.driver, &v).ok()),
@@ -412,7 +429,9 @@ impl Janitor {
                 }
             }
             if ok && !revisions.is_empty() {
-                releases.insert(release, ReleaseHooks::new(revisions.iter()));
+                let hooks = ReleaseHooks::new(revisions.iter());
+                cache.insert(release.clone(), (objects, hooks.clone()));
+                releases.insert(release, hooks);
             } else if !ok {
                 unreadable.insert(release);
             }
