@@ -6,6 +6,8 @@
 //! - [`manifest`]: multi-document YAML (rendered charts) into objects.
 //! - [`ownership`]: whether a live object is a hook run of a release (the rule every deletion
 //!   asks).
+//! - [`janitor_rules`]: the janitor's decisions (live delete policy, orphans) and the stamps
+//!   and kept logs it leaves in the cluster for `kubectl hooks`.
 //! - [`post_render`]: the post-renderer: a rendered stream with the policy's defaults on hooks.
 //! - [`text`]: bounded echoes of values in messages and logs.
 //! - [`workload`]: which hooks run a pod (a Job or a Pod), the ones Helm waits for.
@@ -16,6 +18,7 @@
 #![warn(missing_docs)]
 
 pub mod hook;
+pub mod janitor_rules;
 pub mod manifest;
 pub mod ownership;
 pub mod policy;

@@ -104,7 +104,13 @@ fn assert_base_objects(objects: &[Value]) {
     for o in objects {
         let namespaced = !matches!(
             o["kind"].as_str(),
-            Some("Namespace" | "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration")
+            Some(
+                "Namespace"
+                    | "MutatingWebhookConfiguration"
+                    | "ValidatingWebhookConfiguration"
+                    | "ClusterRole"
+                    | "ClusterRoleBinding"
+            )
         );
         if namespaced {
             assert_eq!(o["metadata"]["namespace"], NAMESPACE, "{o:#}");
@@ -144,6 +150,26 @@ fn assert_base_objects(objects: &[Value]) {
     }
 }
 
+/// What both overlays add: the janitor component (deploy/components/janitor), its Deployment
+/// running as its own ServiceAccount, bound to its ClusterRole and to the Lease's Role.
+fn assert_janitor_objects(objects: &[Value]) {
+    let deployment = find(objects, "Deployment", "helm-hooks-janitor");
+    assert_eq!(
+        deployment["spec"]["template"]["spec"]["serviceAccountName"],
+        "helm-hooks-janitor"
+    );
+    find(objects, "ServiceAccount", "helm-hooks-janitor");
+    let role = find(objects, "ClusterRole", "helm-hooks-janitor");
+    let rules = role["rules"].to_string();
+    assert!(!rules.contains("\"*\""), "no wildcard: {rules}");
+    assert!(!rules.contains("escalate"), "no escalate: {rules}");
+    let binding = find(objects, "ClusterRoleBinding", "helm-hooks-janitor");
+    assert_eq!(binding["subjects"][0]["namespace"], NAMESPACE);
+    let lease = find(objects, "Role", "helm-hooks-janitor-lease");
+    assert_eq!(lease["rules"][0]["resources"][0], "leases");
+    find(objects, "RoleBinding", "helm-hooks-janitor-lease");
+}
+
 #[test]
 fn base_passes_a_server_side_dry_run() {
     Cluster::get();
@@ -166,6 +192,7 @@ fn self_signed_overlay_passes_a_server_side_dry_run_with_certs_from_certs_genera
 
     let objects = server_dry_run(&copy.path().join("deploy/overlays/self-signed"));
     assert_base_objects(&objects);
+    assert_janitor_objects(&objects);
     let b64 = base64::engine::general_purpose::STANDARD;
     let read = |file: &str| std::fs::read(generated.join(file)).unwrap();
 
@@ -212,6 +239,7 @@ fn cert_manager_overlay_passes_a_server_side_dry_run_against_cert_managers_crds(
 
     let objects = server_dry_run(&repo_root().join("deploy/overlays/cert-manager"));
     assert_base_objects(&objects);
+    assert_janitor_objects(&objects);
     let certificate = find(&objects, "Certificate", "helm-hooks-webhook");
     assert_eq!(certificate["spec"]["secretName"], TLS_SECRET);
     let dns_names = certificate["spec"]["dnsNames"].as_array().unwrap();

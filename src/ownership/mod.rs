@@ -20,7 +20,7 @@
 //! (`pending-*`, `uninstalling`), and [`is_never_deleted`] keeps CRDs out of every deletion.
 
 use crate::hook::{HOOK_ANNOTATION, HookEvent, RESOURCE_POLICY_ANNOTATION, split_annotation_value};
-use crate::release::{Release, Status};
+use crate::release::{HookPhase, Release, Status};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
@@ -160,6 +160,26 @@ struct RecordedHook {
     events: BTreeSet<HookEvent>,
     /// `[first, last]` second of the recorded run, skew included.
     window: Option<(i64, i64)>,
+    /// How the recorded run ended, and when (Helm's clock).
+    run: RecordedRun,
+}
+
+/// How Helm recorded one hook's last run in one revision: what the janitor waits for before it
+/// deletes, so it never deletes a hook Helm is still watching.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordedRun {
+    /// `last_run.phase`.
+    pub phase: HookPhase,
+    /// `last_run.completed_at`, in seconds since the Unix epoch.
+    pub completed: Option<i64>,
+}
+
+impl RecordedRun {
+    /// Whether Helm recorded the run's final phase (`Succeeded` or `Failed`): Helm no longer
+    /// watches the object.
+    pub fn is_final(&self) -> bool {
+        matches!(self.phase, HookPhase::Succeeded | HookPhase::Failed)
+    }
 }
 
 /// Every stored revision's hooks of one release, ready to judge live objects against.
@@ -169,6 +189,8 @@ pub struct ReleaseHooks {
     namespace: String,
     latest_revision: i64,
     latest_status: Status,
+    /// `info.deleted` of the latest revision (set by `helm uninstall --keep-history`).
+    latest_deleted: Option<i64>,
     hooks: Vec<RecordedHook>,
 }
 
@@ -183,6 +205,7 @@ impl ReleaseHooks {
             namespace: String::new(),
             latest_revision: i64::MIN,
             latest_status: Status::Unknown,
+            latest_deleted: None,
             hooks: Vec::new(),
         };
         for release in revisions {
@@ -193,6 +216,10 @@ impl ReleaseHooks {
             if release.version > out.latest_revision {
                 out.latest_revision = release.version;
                 out.latest_status = release.status();
+                out.latest_deleted = release
+                    .info
+                    .as_ref()
+                    .and_then(|i| seconds_of(i.deleted.as_deref()));
             }
             for hook in &release.hooks {
                 out.hooks.push(recorded_hook(release, hook));
@@ -206,9 +233,56 @@ impl ReleaseHooks {
         &self.name
     }
 
+    /// The release's namespace.
+    pub fn namespace(&self) -> &str {
+        &self.namespace
+    }
+
+    /// The latest stored revision.
+    pub fn latest_revision(&self) -> i64 {
+        self.latest_revision
+    }
+
     /// The latest stored revision's status.
     pub fn latest_status(&self) -> &Status {
         &self.latest_status
+    }
+
+    /// When the release was uninstalled (`info.deleted` of the latest revision, kept by
+    /// `helm uninstall --keep-history`), in seconds since the Unix epoch; `None` while it is
+    /// installed or when Helm recorded no time.
+    pub fn uninstalled_at(&self) -> Option<i64> {
+        (!self.is_live()).then_some(self.latest_deleted).flatten()
+    }
+
+    /// Whether Helm is working on the release (latest revision `pending-*` or `uninstalling`).
+    pub fn is_busy(&self) -> bool {
+        self.guard(false).is_err()
+    }
+
+    /// The recorded run of `live`'s hook in `revision` (one of the revisions
+    /// [`Ownership::HookRun`] named): how Helm says it ended.
+    pub fn recorded_run(&self, live: &LiveMeta<'_>, revision: i64) -> Option<RecordedRun> {
+        self.hooks
+            .iter()
+            .find(|h| {
+                h.revision == revision
+                    && h.group == live.group
+                    && h.kind == live.kind
+                    && h.name == live.name
+                    && live.namespace.is_none_or(|ns| ns == h.namespace)
+            })
+            .map(|h| h.run)
+    }
+
+    /// The kinds and namespaces of every recorded hook: `(apiVersion group, kind, namespace)`,
+    /// for callers that list live objects per kind and namespace.
+    pub fn hook_locations(&self) -> BTreeSet<(String, String, String)> {
+        self.hooks
+            .iter()
+            .filter(|h| !h.group.starts_with('\0'))
+            .map(|h| (h.group.clone(), h.kind.clone(), h.namespace.clone()))
+            .collect()
     }
 
     /// `Err` when Helm is working on the release (latest revision `pending-*` or
@@ -333,10 +407,7 @@ fn recorded_hook(release: &Release, hook: &crate::release::Hook) -> RecordedHook
         None => stored.group().to_string(),
         Some(_) => "\0unparsable".to_string(),
     };
-    let seconds = |t: Option<&str>| {
-        t.and_then(|t| t.parse::<jiff::Timestamp>().ok())
-            .map(|t| t.as_second())
-    };
+    let seconds = seconds_of;
     let window = seconds(hook.last_run.started()).map(|started| {
         let end = seconds(hook.last_run.completed())
             .filter(|end| *end >= started)
@@ -351,7 +422,17 @@ fn recorded_hook(release: &Release, hook: &crate::release::Hook) -> RecordedHook
         namespace: stored.namespace,
         events: hook.events().into_iter().collect(),
         window,
+        run: RecordedRun {
+            phase: hook.last_run.phase,
+            completed: seconds(hook.last_run.completed()),
+        },
     }
+}
+
+/// An RFC 3339 time in seconds since the Unix epoch.
+fn seconds_of(t: Option<&str>) -> Option<i64> {
+    t.and_then(|t| t.parse::<jiff::Timestamp>().ok())
+        .map(|t| t.as_second())
 }
 
 /// The events of a live `helm.sh/hook` value; `None` when any entry is unknown or empty (Helm

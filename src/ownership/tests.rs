@@ -232,3 +232,38 @@ fn crds_are_never_deleted_and_keep_is_case_insensitive() {
         "delete"
     )])));
 }
+
+#[test]
+fn recorded_run_and_uninstalled_time_come_from_the_records() {
+    let r = release();
+    let a = annotations(&[("helm.sh/hook", "pre-install,pre-upgrade")]);
+    let live = job("demo-migrate", STARTED_S + 10, &a);
+    let run = r.recorded_run(&live, 1).expect("revision 1 has the hook");
+    assert_eq!(run.phase, HookPhase::Succeeded);
+    assert!(run.is_final());
+    assert!(run.completed.is_some());
+    assert_eq!(r.recorded_run(&live, 7), None);
+    assert_eq!(r.uninstalled_at(), None);
+    assert!(!r.is_busy());
+    assert_eq!(r.latest_revision(), 2);
+    assert_eq!(r.namespace(), "team");
+    assert!(
+        r.hook_locations()
+            .contains(&("batch".into(), "Job".into(), "team".into()))
+    );
+
+    let mut gone = revision(3, "uninstalled", vec![]);
+    gone.info.as_mut().unwrap().deleted = Some("2026-05-02T00:00:00Z".into());
+    let revisions = [gone];
+    let r = ReleaseHooks::new(revisions.iter());
+    assert!(!r.is_live());
+    assert_eq!(
+        r.uninstalled_at(),
+        Some(
+            "2026-05-02T00:00:00Z"
+                .parse::<jiff::Timestamp>()
+                .unwrap()
+                .as_second()
+        )
+    );
+}
