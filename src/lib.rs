@@ -8,6 +8,7 @@
 //!   asks).
 //! - [`post_render`]: the post-renderer: a rendered stream with the policy's defaults on hooks.
 //! - [`text`]: bounded echoes of values in messages and logs.
+//! - [`workload`]: which hooks run a pod (a Job or a Pod), the ones Helm waits for.
 //!
 //! No network I/O and no async runtime live here: every function takes bytes or values and
 //! returns values, so all of it is unit-testable without a cluster.
@@ -20,3 +21,4 @@ pub mod policy;
 pub mod post_render;
 pub mod release;
 pub mod text;
+pub mod workload;

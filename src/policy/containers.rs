@@ -1,52 +1,10 @@
-//! Where the pod spec and containers of a hook live: `spec` of a Pod, `spec.template.spec`
-//! of a Job; other kinds have none.
+//! The containers of a hook's pod spec (where the pod spec lives: [`crate::workload`]).
 
+use crate::workload::Workload;
 use serde_json::Value;
-
-/// The kinds of hook object the policy looks inside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Workload {
-    Pod,
-    Job,
-    /// Any other kind: only annotation defaults and annotation rules apply.
-    Other,
-}
 
 /// The three container lists of a pod spec.
 pub const CONTAINER_LISTS: [&str; 3] = ["containers", "initContainers", "ephemeralContainers"];
-
-impl Workload {
-    /// Classifies by `apiVersion` and `kind` (a CRD that happens to be named `Job` is not one).
-    pub fn of(object: &Value) -> Workload {
-        let api_version = object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        match (api_version, object.get("kind").and_then(Value::as_str)) {
-            ("v1", Some("Pod")) => Workload::Pod,
-            ("batch/v1", Some("Job")) => Workload::Job,
-            _ => Workload::Other,
-        }
-    }
-
-    /// JSON pointer tokens of the pod spec.
-    pub fn pod_spec_tokens(self) -> Option<&'static [&'static str]> {
-        match self {
-            Workload::Pod => Some(&["spec"]),
-            Workload::Job => Some(&["spec", "template", "spec"]),
-            Workload::Other => None,
-        }
-    }
-
-    /// The pod spec's field path as kubectl and the apiserver print it.
-    pub fn pod_spec_path(self) -> &'static str {
-        match self {
-            Workload::Pod => "spec",
-            Workload::Job => "spec.template.spec",
-            Workload::Other => "",
-        }
-    }
-}
 
 /// One container of a pod spec, with its position.
 pub struct ContainerRef<'a> {

@@ -1,11 +1,12 @@
 //! Injects the policy's defaults, each only where the field is absent: never raising or
 //! lowering an explicit value, and never producing a pair the apiserver rejects.
 
+use super::containers::{containers, is_capability};
 use super::document::{HookDefaults, SecurityProfile};
 use super::patch::{PatchBuilder, pointer};
 use super::verdict::AppliedDefault;
-use super::workload::{Workload, containers, is_capability};
 use crate::hook::DELETE_POLICY_ANNOTATION;
+use crate::workload::Workload;
 use serde_json::{Value, json};
 
 /// Adds every applicable default to `builder`, recording which ones in `applied`.

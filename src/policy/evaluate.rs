@@ -6,8 +6,8 @@ use super::document::Policy;
 use super::patch::PatchBuilder;
 use super::rules;
 use super::verdict::Verdict;
-use super::workload::Workload;
 use crate::hook::{annotations_of, parse_hook};
+use crate::workload::Workload;
 use serde_json::Value;
 
 /// Evaluates `object` under `policy`. `namespace` is the request's namespace (the object's

@@ -10,6 +10,7 @@
 //! defaulting) and returns a [`Verdict`]: the JSON patch of defaults, and the violations found
 //! on the object *as patched*, each with its rule id, mode, field path and fix.
 
+mod containers;
 mod defaults;
 mod document;
 mod effective;
@@ -17,11 +18,10 @@ mod evaluate;
 mod patch;
 mod rules;
 mod verdict;
-mod workload;
 
 pub use document::{
-    DefaultsOverride, HookDefaults, Mode, NamespaceOverride, Policy, PolicyError, RuleId,
-    RuleSetting, SecurityContextDefaults, SecurityProfile,
+    API_VERSION, DefaultsOverride, HookDefaults, KIND, Mode, NamespaceOverride, Policy,
+    PolicyError, RuleId, RuleSetting, SecurityContextDefaults, SecurityProfile,
 };
 pub use effective::EffectivePolicy;
 pub use evaluate::evaluate;

@@ -1,11 +1,12 @@
 //! The rules: each looks at the object as patched and reports findings with the field path
 //! and the fix. Messages stay short: the apiserver truncates long warnings.
 
+use super::containers::{ContainerRef, containers, normalize_capability};
 use super::document::RuleId;
 use super::effective::EffectivePolicy;
 use super::verdict::Violation;
-use super::workload::{ContainerRef, Workload, containers, normalize_capability};
 use crate::hook::{DiagnosticKind, ParsedHook};
+use crate::workload::Workload;
 use serde_json::Value;
 
 /// One finding before the policy gives it a mode.
