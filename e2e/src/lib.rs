@@ -74,6 +74,30 @@ impl Cluster {
     pub fn kubeconfig(&self) -> &Path {
         &self.kubeconfig
     }
+
+    /// Applies cert-manager's Issuer and Certificate CRDs (cached by tests/cluster/build) and
+    /// waits until both are Established. Idempotent, so tests may call it concurrently.
+    pub fn install_cert_manager_crds(&self) {
+        let crds = self.dir.join("crds/cert-manager");
+        kubectl()
+            .args(["apply", "--server-side", "-f"])
+            .arg(crds.join("issuers.yaml"))
+            .args(["-f"])
+            .arg(crds.join("certificates.yaml"))
+            .success();
+        // Not `kubectl wait`: right after the apply a CRD may have no status.conditions yet,
+        // and kubectl wait then fails ("accessor error: <nil>") instead of waiting.
+        for crd in ["issuers.cert-manager.io", "certificates.cert-manager.io"] {
+            wait_until(Duration::from_secs(30), crd, || {
+                kubectl()
+                    .args(["get", "crd", crd, "-o"])
+                    .arg("jsonpath={.status.conditions[?(@.type==\"Established\")].status}")
+                    .output()
+                    .stdout
+                    == "True"
+            });
+        }
+    }
 }
 
 /// Which helm binary to run: `helm` (v4) or `helm3`.

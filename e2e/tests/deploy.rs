@@ -217,25 +217,7 @@ fn self_signed_overlay_passes_a_server_side_dry_run_with_certs_from_certs_genera
 fn cert_manager_overlay_passes_a_server_side_dry_run_against_cert_managers_crds() {
     let cluster = Cluster::get();
     let _turn = take_turn();
-    let crds = cluster.dir().join("crds/cert-manager");
-    kubectl()
-        .args(["apply", "--server-side", "-f"])
-        .arg(crds.join("issuers.yaml"))
-        .args(["-f"])
-        .arg(crds.join("certificates.yaml"))
-        .success();
-    // Not `kubectl wait`: right after the apply a CRD may have no status.conditions yet, and
-    // kubectl wait then fails ("accessor error: <nil>") instead of waiting.
-    for crd in ["issuers.cert-manager.io", "certificates.cert-manager.io"] {
-        e2e::wait_until(std::time::Duration::from_secs(30), crd, || {
-            kubectl()
-                .args(["get", "crd", crd, "-o"])
-                .arg("jsonpath={.status.conditions[?(@.type==\"Established\")].status}")
-                .output()
-                .stdout
-                == "True"
-        });
-    }
+    cluster.install_cert_manager_crds();
 
     let objects = server_dry_run(&repo_root().join("deploy/overlays/cert-manager"));
     assert_base_objects(&objects);
