@@ -399,8 +399,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 /// A binary of this workspace next to the test's executable (`target/<profile>/<name>`), or the
-/// path in `env_override` when that variable is set. `cargo test --workspace` builds the
-/// workspace's binaries before running tests.
+/// path in `env_override` when that variable is set. `cargo test` builds only the binaries of a
+/// package with integration tests of its own, so scripts/test runs `cargo build --workspace
+/// --bins` first.
 #[track_caller]
 pub fn workspace_binary(name: &str, env_override: &str) -> PathBuf {
     if let Some(bin) = std::env::var_os(env_override) {
@@ -414,8 +415,8 @@ pub fn workspace_binary(name: &str, env_override: &str) -> PathBuf {
     let bin = profile_dir.join(name);
     assert!(
         bin.is_file(),
-        "{} not found: build it first (`cargo build -p {name}`, which `cargo test --workspace` \
-         does) or set {env_override}",
+        "{} not found: build it first (`cargo build --workspace --bins`, as scripts/test does) \
+         or set {env_override}",
         bin.display()
     );
     bin
