@@ -8,6 +8,7 @@
 //!   asks).
 //! - [`janitor_rules`]: the janitor's decisions (live delete policy, orphans) and the stamps
 //!   and kept logs it leaves in the cluster for `kubectl hooks`.
+//! - [`orphans`]: leftover hooks of releases that are not installed, with the evidence.
 //! - [`post_render`]: the post-renderer: a rendered stream with the policy's defaults on hooks.
 //! - [`text`]: bounded echoes of values in messages and logs.
 //! - [`workload`]: which hooks run a pod (a Job or a Pod), the ones Helm waits for.
@@ -20,6 +21,7 @@
 pub mod hook;
 pub mod janitor_rules;
 pub mod manifest;
+pub mod orphans;
 pub mod ownership;
 pub mod policy;
 pub mod post_render;

@@ -9,6 +9,7 @@ use helm_hooks::janitor_rules::{
     self as rules, Candidate, DeleteReason, KeptContainerLog, KeptLog, Outcome, RecordEvidence,
     ReleaseRef, Timing, Verdict,
 };
+use helm_hooks::orphans::LEFTOVER_KINDS;
 use helm_hooks::ownership::{LiveMeta, Ownership, ReleaseHooks};
 use helm_hooks::release::{RecordMeta, StorageDriver, decode_record, release_label_selector};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ObjectReference, Pod, Secret};
@@ -23,20 +24,6 @@ use kube::runtime::events::{Event, EventType, Recorder};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-/// Kinds searched cluster-wide for stamped objects whose release has no records.
-pub const ORPHAN_KINDS: [(&str, &str); 10] = [
-    ("batch", "Job"),
-    ("", "Pod"),
-    ("", "ServiceAccount"),
-    ("", "ConfigMap"),
-    ("", "Secret"),
-    ("", "Service"),
-    ("rbac.authorization.k8s.io", "Role"),
-    ("rbac.authorization.k8s.io", "RoleBinding"),
-    ("rbac.authorization.k8s.io", "ClusterRole"),
-    ("rbac.authorization.k8s.io", "ClusterRoleBinding"),
-];
 
 /// What a pass is allowed to do.
 #[derive(Debug, Clone)]
@@ -284,7 +271,8 @@ impl Janitor {
         // Stamped objects whose release has no readable records.
         if self.settings.orphans || !unreadable.is_empty() {
             let selector = format!("{}=true", rules::STAMPED_LABEL);
-            for (group, kind) in ORPHAN_KINDS {
+            for (api_version, kind) in LEFTOVER_KINDS {
+                let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
                 let Some((resource, namespaced)) = resolve(group, kind) else {
                     continue;
                 };

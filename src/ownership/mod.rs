@@ -191,6 +191,8 @@ pub struct ReleaseHooks {
     latest_status: Status,
     /// `info.deleted` of the latest revision (set by `helm uninstall --keep-history`).
     latest_deleted: Option<i64>,
+    /// `info.first_deployed` of the latest revision: when this install of the release began.
+    first_deployed: Option<String>,
     hooks: Vec<RecordedHook>,
 }
 
@@ -206,6 +208,7 @@ impl ReleaseHooks {
             latest_revision: i64::MIN,
             latest_status: Status::Unknown,
             latest_deleted: None,
+            first_deployed: None,
             hooks: Vec::new(),
         };
         for release in revisions {
@@ -220,6 +223,7 @@ impl ReleaseHooks {
                     .info
                     .as_ref()
                     .and_then(|i| seconds_of(i.deleted.as_deref()));
+                out.first_deployed = release.info.as_ref().and_then(|i| i.first_deployed.clone());
             }
             for hook in &release.hooks {
                 out.hooks.push(recorded_hook(release, hook));
@@ -253,6 +257,12 @@ impl ReleaseHooks {
     /// installed or when Helm recorded no time.
     pub fn uninstalled_at(&self) -> Option<i64> {
         (!self.is_live()).then_some(self.latest_deleted).flatten()
+    }
+
+    /// Whether an object created at `created` (seconds) is older than this install of the
+    /// release ([`predates_release`] with the latest revision's `info.first_deployed`).
+    pub fn predates(&self, created: i64) -> bool {
+        predates_release(self.first_deployed.as_deref(), created)
     }
 
     /// Whether Helm is working on the release (latest revision `pending-*` or `uninstalling`).
@@ -377,11 +387,8 @@ impl ReleaseHooks {
 
     /// The revision a `kubectl hooks rerun` stamp names, when it names this release.
     fn rerun_revision(&self, annotations: &BTreeMap<String, String>) -> Option<i64> {
-        let (namespace, rest) = annotations.get(RERUN_ANNOTATION)?.split_once('/')?;
-        let (name, revision) = rest.rsplit_once(".v")?;
-        (namespace == self.namespace && name == self.name)
-            .then(|| revision.parse().ok())
-            .flatten()
+        let (namespace, name, revision) = parse_rerun_stamp(annotations.get(RERUN_ANNOTATION)?)?;
+        (namespace == self.namespace && name == self.name).then_some(revision)
     }
 }
 
@@ -398,6 +405,17 @@ pub fn predates_release(first_deployed: Option<&str>, created: i64) -> bool {
 /// The value `kubectl hooks rerun` stamps as [`RERUN_ANNOTATION`].
 pub fn rerun_stamp(namespace: &str, release: &str, revision: i64) -> String {
     format!("{namespace}/{release}.v{revision}")
+}
+
+/// The release namespace, name and revision a [`RERUN_ANNOTATION`] value names; `None` when it
+/// is not one [`rerun_stamp`] wrote.
+pub fn parse_rerun_stamp(value: &str) -> Option<(&str, &str, i64)> {
+    let (namespace, rest) = value.split_once('/')?;
+    let (name, revision) = rest.rsplit_once(".v")?;
+    if namespace.is_empty() || name.is_empty() {
+        return None;
+    }
+    Some((namespace, name, revision.parse().ok()?))
 }
 
 fn recorded_hook(release: &Release, hook: &crate::release::Hook) -> RecordedHook {
