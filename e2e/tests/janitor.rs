@@ -1,12 +1,13 @@
 //! `helm-hooks-janitor` end to end: the built binary against the real control plane, with
-//! releases made by real helm 4 and helm 3 from tests/charts/hooks-demo.
+//! releases made by real helm 4 and helm 3 from tests/charts/hooks-demo; and what the plugin
+//! shows of the janitor's work (`list --orphans`, `cleanup --orphans`, `logs`).
 //!
 //! Every janitor run is limited to the test's namespace (`--namespaces`), so tests running in
 //! parallel never see each other's hooks; the namespaces are made with
 //! [`TestNamespace::reviewed`] because the janitor, like the webhook, skips namespaces labelled
 //! `helm-hooks.io/webhook=skip`. The binary is `target/<profile>/helm-hooks-janitor`
-//! (`cargo build -p helm-hooks-janitor`, which `cargo test --workspace` does), or
-//! `$HELM_HOOKS_JANITOR_BIN`.
+//! and `target/<profile>/kubectl-hooks` (`cargo build --workspace --bins`, as scripts/test
+//! does), or `$HELM_HOOKS_JANITOR_BIN` and `$KUBECTL_HOOKS_BIN`.
 
 use e2e::{Cluster, Helm, Run, TestNamespace, chart, wait_until, workspace_binary};
 use serde_json::Value;
@@ -18,6 +19,23 @@ const RELEASE: &str = "demo";
 
 fn janitor_binary() -> std::path::PathBuf {
     workspace_binary("helm-hooks-janitor", "HELM_HOOKS_JANITOR_BIN")
+}
+
+/// `kubectl-hooks -n NS ARGS…` (the plugin, built by scripts/test with the workspace).
+fn hooks(ns: &TestNamespace) -> Run {
+    Run::new(workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
+        .arg("--kubeconfig")
+        .arg(Cluster::get().kubeconfig())
+        .args(["-n", ns.name()])
+}
+
+/// Who removes the leftovers in [`orphans_removed`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Remover {
+    /// `helm-hooks-janitor --orphans`.
+    Janitor,
+    /// `kubectl hooks cleanup --orphans`.
+    Plugin,
 }
 
 /// `helm-hooks-janitor --once` limited to the namespace, with the lease in it.
@@ -256,6 +274,23 @@ fn failed_kept_then_deleted_with_logs(helm: Helm) {
         "kwok's log lines are kept: {entry}"
     );
     assert_eq!(deletion_events(&ns, "demo-seed"), 1);
+    // The plugin shows the kept lines, after the Job is gone.
+    let shown = hooks(&ns)
+        .args(["logs", RELEASE, "--hook", "demo-seed"])
+        .success();
+    assert!(
+        shown.stdout.starts_with("==> job/demo-seed (release ")
+            && shown.stdout.contains("hook-failed")
+            && shown.stdout.contains("] fake log of a kwok container"),
+        "{shown}"
+    );
+    let none = hooks(&ns)
+        .args(["logs", RELEASE, "--hook", "demo-notify"])
+        .success();
+    assert!(
+        none.stderr.contains("No kept logs of hook demo-notify"),
+        "{none}"
+    );
 }
 
 #[test]
@@ -305,10 +340,11 @@ const HAND_MADE: &str = r#"{"apiVersion": "batch/v1", "kind": "Job",
    "containers": [{"name": "c", "image": "registry.example.invalid/tool:1"}]}}}}"#;
 
 /// (d) After `helm uninstall` (with and without --keep-history) the leftover hook Job,
-/// ServiceAccount, Role, RoleBinding and ClusterRole are removed by the janitor with --orphans
-/// after --orphan-grace, and nothing else changes; a hand-made object carrying helm.sh/hook is
-/// never touched.
-fn orphans_removed(helm: Helm, keep_history: bool) {
+/// ServiceAccount, Role, RoleBinding and ClusterRole are listed by `kubectl hooks list
+/// --orphans` with their evidence, and removed by the janitor with --orphans after
+/// --orphan-grace or by `kubectl hooks cleanup --orphans`; nothing else changes; a hand-made
+/// object carrying helm.sh/hook is never listed nor touched.
+fn orphans_removed(helm: Helm, keep_history: bool, remover: Remover) {
     let tag = if keep_history { "kh" } else { "plain" };
     let ns = TestNamespace::reviewed(&format!("janitor-orph-{helm}-{tag}"));
     let out = install(&ns, helm, &["--set", "rbacHooks=true", "--timeout", "60s"]);
@@ -363,7 +399,62 @@ fn orphans_removed(helm: Helm, keep_history: bool) {
         out.combined().contains("demo-seed") && out.combined().contains("dry_run=true"),
         "--dry-run reports what it would delete:\n{out}"
     );
-    let out = janitor_once(&ns, &["--orphans", "--orphan-grace", "0s"]);
+    // The plugin sees the same leftovers, with the release and the evidence.
+    let listed = hooks(&ns)
+        .args(["list", "--orphans", "-o", "json"])
+        .success()
+        .json();
+    let mut names: Vec<String> = listed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| {
+            assert_eq!(
+                item["release"],
+                format!("{}/{RELEASE}", ns.name()),
+                "{item}"
+            );
+            let evidence = item["evidence"].as_str().unwrap_or("");
+            let expected = if keep_history {
+                "uninstalled"
+            } else {
+                "the release has no records"
+            };
+            assert!(evidence.contains(expected), "{item}");
+            format!(
+                "{}/{}",
+                item["kind"].as_str().unwrap(),
+                item["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    names.sort();
+    let mut expected_names = leftovers.to_vec();
+    expected_names.sort();
+    assert_eq!(names, expected_names, "list --orphans:\n{listed:#}");
+    let table = hooks(&ns).args(["list", "--orphans"]).success();
+    assert!(
+        table.stdout.starts_with("NAME ") && table.stdout.contains("job.batch/demo-seed"),
+        "{table}"
+    );
+    let out = match remover {
+        Remover::Janitor => janitor_once(&ns, &["--orphans", "--orphan-grace", "0s"]),
+        Remover::Plugin => {
+            let dry = hooks(&ns)
+                .args(["cleanup", "--orphans", "--dry-run"])
+                .success();
+            assert_eq!(
+                uids(&ns),
+                before,
+                "cleanup --dry-run deleted something:\n{dry}"
+            );
+            assert!(
+                dry.stdout.contains("job.batch/demo-seed deleted (dry run)"),
+                "{dry}"
+            );
+            hooks(&ns).args(["cleanup", "--orphans"]).success()
+        }
+    };
     let after = uids(&ns);
     let mut expected = before.clone();
     for l in &leftovers {
@@ -371,27 +462,34 @@ fn orphans_removed(helm: Helm, keep_history: bool) {
     }
     assert_eq!(after, expected, "exactly the leftovers are removed:\n{out}");
     assert!(after.contains_key("Job/hand-made"));
-    assert_eq!(deletion_events(&ns, "demo-seed"), 1);
+    if remover == Remover::Janitor {
+        assert_eq!(deletion_events(&ns, "demo-seed"), 1);
+    }
+    let again = hooks(&ns).args(["list", "--orphans"]).success();
+    assert!(
+        again.stdout.is_empty() && again.stderr.contains("No leftover hooks found"),
+        "{again}"
+    );
 }
 
 #[test]
 fn helm4_orphans_after_uninstall_are_removed_and_nothing_else() {
-    orphans_removed(Helm::V4, false);
+    orphans_removed(Helm::V4, false, Remover::Plugin);
 }
 
 #[test]
 fn helm4_orphans_after_uninstall_keep_history_are_removed_and_nothing_else() {
-    orphans_removed(Helm::V4, true);
+    orphans_removed(Helm::V4, true, Remover::Janitor);
 }
 
 #[test]
 fn helm3_orphans_after_uninstall_are_removed_and_nothing_else() {
-    orphans_removed(Helm::V3, false);
+    orphans_removed(Helm::V3, false, Remover::Janitor);
 }
 
 #[test]
 fn helm3_orphans_after_uninstall_keep_history_are_removed_and_nothing_else() {
-    orphans_removed(Helm::V3, true);
+    orphans_removed(Helm::V3, true, Remover::Plugin);
 }
 
 fn free_port() -> u16 {

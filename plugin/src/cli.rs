@@ -60,6 +60,8 @@ pub enum CliCommand {
     Rerun(RerunArgs),
     /// Delete leftover hook objects that belong to a release.
     Cleanup(CleanupArgs),
+    /// Show the kept log lines of a release's failed hooks that the janitor deleted.
+    Logs(LogsArgs),
     /// Check rendered manifests (`helm template … | kubectl hooks lint -f -`) offline.
     Lint(LintArgs),
     /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
@@ -81,9 +83,9 @@ pub enum OutputArg {
     Name,
 }
 
-/// Output formats of `lint`.
+/// Output formats of `lint` and `logs`: text or json.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LintOutputArg {
+pub enum TextOrJsonArg {
     Text,
     Json,
 }
@@ -103,13 +105,18 @@ pub enum LintTargetArg {
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// The release; all releases of the namespace when omitted.
+    #[arg(conflicts_with = "orphans")]
     pub release: Option<String>,
     /// The revision to read (default: the latest).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "orphans")]
     pub revision: Option<i64>,
     /// Only hooks that run on this event.
-    #[arg(long, value_name = "EVENT")]
+    #[arg(long, value_name = "EVENT", conflicts_with = "orphans")]
     pub event: Option<String>,
+    /// List leftover hook objects of releases that are not installed (uninstalled, or
+    /// installed again since), with the release each came from and the evidence.
+    #[arg(long)]
+    pub orphans: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     pub output: OutputArg,
@@ -147,11 +154,15 @@ pub struct RerunArgs {
 #[derive(Debug, Args)]
 pub struct CleanupArgs {
     /// The release whose leftover hook objects to delete.
-    #[arg(conflicts_with = "all_releases")]
+    #[arg(conflicts_with_all = ["all_releases", "orphans"])]
     pub release: Option<String>,
     /// Clean up every release of the namespace (or of all namespaces with -A).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "orphans")]
     pub all_releases: bool,
+    /// Delete the leftover hooks of releases that are not installed (what `list --orphans`
+    /// shows).
+    #[arg(long)]
+    pub orphans: bool,
     /// Print what would be deleted and delete nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -165,6 +176,19 @@ pub struct CleanupArgs {
     /// Also delete hooks that are still running.
     #[arg(long)]
     pub force: bool,
+}
+
+/// `kubectl hooks logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// The release whose hooks' kept logs to show.
+    pub release: String,
+    /// Only these hooks (by name; repeatable or comma-separated).
+    #[arg(long = "hook", value_name = "NAME", value_delimiter = ',')]
+    pub hooks: Vec<String>,
+    /// Output format: text (default) or json (the kept entries as the janitor wrote them).
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: TextOrJsonArg,
 }
 
 /// `kubectl hooks version`.
@@ -208,7 +232,7 @@ pub struct LintArgs {
     pub policy: Option<PathBuf>,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
-    pub output: LintOutputArg,
+    pub output: TextOrJsonArg,
     /// The tool that will install the chart: also report what it does differently with the
     /// hooks (repeatable or comma-separated).
     #[arg(
@@ -296,6 +320,23 @@ mod tests {
         let err = Cli::try_parse_from(["kubectl-hooks", "cleanup", "demo", "--all-releases"])
             .unwrap_err();
         assert_eq!(err.kind(), clap::error::ErrorKind::ArgumentConflict);
+    }
+
+    #[test]
+    fn orphans_conflict_with_a_release() {
+        for args in [
+            &["list", "demo", "--orphans"][..],
+            &["list", "--event", "pre-install", "--orphans"],
+            &["cleanup", "demo", "--orphans"],
+            &["cleanup", "--all-releases", "--orphans"],
+        ] {
+            let err = Cli::try_parse_from(["kubectl-hooks"].iter().chain(args)).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

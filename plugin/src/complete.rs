@@ -21,10 +21,11 @@ const NO_FILE_COMPLETION: u8 = 4;
 const DEFAULT: u8 = 0;
 
 /// The subcommands, as the user types them.
-const SUBCOMMANDS: [&str; 8] = [
+const SUBCOMMANDS: [&str; 9] = [
     "list",
     "rerun",
     "cleanup",
+    "logs",
     "lint",
     "post-render",
     "completion",
@@ -78,7 +79,7 @@ fn flag_value(flag: &str, subcommand: Option<&str>) -> Option<Want> {
             "Present",
         ]),
         "-o" | "--output" => match subcommand {
-            Some("lint") => fixed(&["text", "json"]),
+            Some("lint" | "logs") => fixed(&["text", "json"]),
             _ => fixed(&["table", "wide", "json", "yaml", "name"]),
         },
         "--hook" => Some(Want::Nothing),
@@ -89,7 +90,13 @@ fn flag_value(flag: &str, subcommand: Option<&str>) -> Option<Want> {
 /// The flags each subcommand takes (for `--<TAB>`).
 fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
     match subcommand {
-        Some("list") => &["--revision", "--event", "--output", "--no-headers"],
+        Some("list") => &[
+            "--revision",
+            "--event",
+            "--output",
+            "--no-headers",
+            "--orphans",
+        ],
         Some("rerun") => &[
             "--event",
             "--hook",
@@ -100,6 +107,7 @@ fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
         ],
         Some("cleanup") => &[
             "--all-releases",
+            "--orphans",
             "--dry-run",
             "--status",
             "--older-than",
@@ -107,6 +115,7 @@ fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
         ],
         Some("lint") => &["--filename", "--policy", "--output"],
         Some("post-render") => &["--policy"],
+        Some("logs") => &["--hook", "--output"],
         _ => &[
             "--kubeconfig",
             "--context",
@@ -177,7 +186,7 @@ pub fn want(words: &[String]) -> (Want, String) {
     }
     let want = match (subcommand, positionals.as_slice()) {
         (None, _) => Want::Fixed(SUBCOMMANDS.iter().map(|s| s.to_string()).collect()),
-        (Some("list" | "rerun" | "cleanup"), []) => Want::Releases,
+        (Some("list" | "rerun" | "cleanup" | "logs"), []) => Want::Releases,
         (Some("completion"), []) => Want::Fixed(
             ["bash", "zsh", "fish", "powershell"]
                 .iter()

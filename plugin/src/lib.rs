@@ -8,7 +8,9 @@
 //! - [`client`]: kubeconfig flags → a kube [`kube::Client`]; [`error`]: errors and exit codes.
 //! - [`releases`]: finding Helm release records by label and decoding only the revisions needed.
 //! - [`discovery`]: hook kinds → API resources; [`objects`]: live hook objects by kind.
-//! - [`list`], [`rerun`], [`cleanup`], [`lint`], [`completion`]: one module per subcommand.
+//! - [`list`], [`rerun`], [`cleanup`], [`logs`], [`lint`], [`completion`]: one module per
+//!   subcommand;
+//!   [`orphans`]: leftover hooks of releases that are not installed (`--orphans`).
 //! - [`rows`]: the rows `list` shows; [`printers`]: table, wide, json, yaml and name output;
 //!   [`table`]: kubectl's column layout; [`duration`]: kubectl's durations.
 #![forbid(unsafe_code)]
@@ -23,8 +25,10 @@ pub(crate) mod duration;
 pub(crate) mod error;
 pub(crate) mod lint;
 pub(crate) mod list;
+pub(crate) mod logs;
 pub(crate) mod objects;
 pub(crate) mod options;
+pub(crate) mod orphans;
 pub(crate) mod policy_file;
 pub(crate) mod post_render;
 pub(crate) mod printers;
@@ -134,6 +138,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::List(o) => list::run(&kube, &options.connection, &o).await,
                     Command::Rerun(o) => rerun::run(&kube, &options.connection, &o).await,
                     Command::Cleanup(o) => cleanup::run(&kube, &options.connection, &o).await,
+                    Command::Logs(o) => logs::run(&kube, &o).await,
                     Command::Lint(_)
                     | Command::PostRender(_)
                     | Command::Completion(_)

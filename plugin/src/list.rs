@@ -6,6 +6,7 @@ use crate::client::Cluster;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, HookRef};
 use crate::options::{Connection, ListOptions, Output};
+use crate::orphans::{self, OrphanRow};
 use crate::printers::{self, PrintOptions};
 use crate::releases::{self, Record, Store};
 use crate::rows::{HookRow, attach_live, manifest_errors, rows_of};
@@ -15,6 +16,9 @@ use std::io::Write;
 
 /// Runs `list`.
 pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions) -> Result<u8> {
+    if options.orphans {
+        return run_orphans(kube, connection, options).await;
+    }
     let store = Store::new(kube.client.clone(), connection.driver);
     let search = kube.search_namespace();
     let records = store.records(search, options.release.as_deref()).await?;
@@ -101,6 +105,40 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
         .map_err(Error::Io)?;
     }
     printers::print_hooks(&rows, &print, &mut stdout).map_err(Error::Io)?;
+    stdout.flush().map_err(Error::Io)?;
+    Ok(status)
+}
+
+/// `list --orphans`: leftover hooks of releases that are not installed.
+async fn run_orphans(kube: &Cluster, connection: &Connection, options: &ListOptions) -> Result<u8> {
+    let found = orphans::find(kube, connection).await?;
+    let status = if found.failures > 0 {
+        crate::EXIT_FAILED
+    } else {
+        crate::EXIT_OK
+    };
+    let rows: Vec<OrphanRow> = found
+        .orphans
+        .iter()
+        .map(|(object, orphan)| OrphanRow::of(object, orphan))
+        .collect();
+    let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
+    if rows.is_empty() && human {
+        let scope = kube
+            .search_namespace()
+            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+        eprintln!("No leftover hooks found in {scope}.");
+        return Ok(status);
+    }
+    let print = PrintOptions {
+        output: options.output,
+        no_headers: options.no_headers,
+        show_namespace: kube.all_namespaces,
+        show_release: true,
+        now: Timestamp::now(),
+    };
+    let mut stdout = std::io::stdout().lock();
+    printers::print_orphans(&rows, &print, &mut stdout).map_err(Error::Io)?;
     stdout.flush().map_err(Error::Io)?;
     Ok(status)
 }

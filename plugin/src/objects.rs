@@ -11,6 +11,7 @@ use helm_hooks::ownership::{self, LiveMeta};
 use helm_hooks::release::Hook;
 use helm_hooks::workload::{Workload, is_waited_kind};
 use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::Client;
 use kube::api::{Api, DynamicObject, ListParams};
 use serde::Serialize;
@@ -203,6 +204,8 @@ pub struct LiveObject {
     pub created: Option<Timestamp>,
     /// `metadata.deletionTimestamp` is set: the object is already going away.
     pub deleting: bool,
+    /// A controller `ownerReference` (a Job's Pod): it goes with its owner.
+    pub controlled: bool,
     pub status: LiveStatus,
     pub annotations: BTreeMap<String, String>,
 }
@@ -301,76 +304,73 @@ async fn list_kind(
     namespace: Option<&str>,
     keys: &BTreeSet<ObjectKey>,
 ) -> Result<Vec<LiveObject>> {
-    let api = api(client, resolved, namespace);
-    let resource = resolved.rbac_resource();
-    let request = error::Request::new("list", &resource, namespace);
-    let wanted = |name: &str| {
+    list_matching(client, type_key, resolved, namespace, |meta| {
         keys.contains(&ObjectKey {
             type_key: type_key.clone(),
             namespace: namespace.map(str::to_string),
-            name: name.to_string(),
+            name: meta.name.clone().unwrap_or_default(),
         })
-    };
+    })
+    .await
+}
+
+/// Lists one kind in `namespace` (`None`: all namespaces, or cluster-scoped) and keeps the
+/// objects whose metadata `keep` accepts. Jobs and Pods are listed whole (their status is
+/// needed); other kinds as metadata only.
+pub async fn list_matching(
+    client: &Client,
+    type_key: &TypeKey,
+    resolved: &Resolved,
+    namespace: Option<&str>,
+    keep: impl Fn(&ObjectMeta) -> bool,
+) -> Result<Vec<LiveObject>> {
+    let api = api(client, resolved, namespace);
+    let resource = resolved.rbac_resource();
+    let request = error::Request::new("list", &resource, namespace);
     let params = ListParams::default();
-    let mut found = Vec::new();
     let workload = Workload::of_type(&type_key.api_version, &type_key.kind);
-    if is_waited_kind(&type_key.api_version, &type_key.kind) {
+    let found = if is_waited_kind(&type_key.api_version, &type_key.kind) {
         let list = api
             .list(&params)
             .await
             .map_err(|e| error::api(request, e))?;
-        for object in list.items {
-            let name = object.metadata.name.clone().unwrap_or_default();
-            if !wanted(&name) {
-                continue;
-            }
-            let status = LiveStatus::of(workload, &object.data);
-            found.push(live_object(
-                type_key,
-                namespace,
-                name,
-                &object.metadata,
-                status,
-            ));
-        }
+        list.items
+            .into_iter()
+            .filter(|object| keep(&object.metadata))
+            .map(|object| {
+                let status = LiveStatus::of(workload, &object.data);
+                live_object(type_key, &object.metadata, status)
+            })
+            .collect()
     } else {
         let list = api
             .list_metadata(&params)
             .await
             .map_err(|e| error::api(request, e))?;
-        for object in list.items {
-            let name = object.metadata.name.clone().unwrap_or_default();
-            if !wanted(&name) {
-                continue;
-            }
-            found.push(live_object(
-                type_key,
-                namespace,
-                name,
-                &object.metadata,
-                LiveStatus::Present,
-            ));
-        }
-    }
+        list.items
+            .into_iter()
+            .filter(|object| keep(&object.metadata))
+            .map(|object| live_object(type_key, &object.metadata, LiveStatus::Present))
+            .collect()
+    };
     Ok(found)
 }
 
-fn live_object(
-    type_key: &TypeKey,
-    namespace: Option<&str>,
-    name: String,
-    metadata: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-    status: LiveStatus,
-) -> LiveObject {
+fn live_object(type_key: &TypeKey, metadata: &ObjectMeta, status: LiveStatus) -> LiveObject {
     LiveObject {
         key: ObjectKey {
             type_key: type_key.clone(),
-            namespace: namespace.map(str::to_string),
-            name,
+            namespace: metadata.namespace.clone(),
+            name: metadata.name.clone().unwrap_or_default(),
         },
         uid: metadata.uid.clone().unwrap_or_default(),
         created: metadata.creation_timestamp.as_ref().map(|t| t.0),
         deleting: metadata.deletion_timestamp.is_some(),
+        controlled: metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|owner| owner.controller == Some(true)),
         status,
         annotations: metadata.annotations.clone().unwrap_or_default(),
     }

@@ -1,7 +1,7 @@
 //! Validated options: what the subcommands run with, built from clap's [`Cli`] with every value
 //! parsed and every combination checked. A mistake here is bad usage (exit code 2).
 
-use crate::cli::{CliCommand, LintOutputArg, LintTargetArg, OutputArg};
+use crate::cli::{CliCommand, LintTargetArg, OutputArg, TextOrJsonArg};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::objects::LiveStatus;
@@ -42,6 +42,7 @@ pub enum Command {
     List(ListOptions),
     Rerun(RerunOptions),
     Cleanup(CleanupOptions),
+    Logs(LogsOptions),
     Lint(LintOptions),
     PostRender(PostRenderOptions),
     Completion(clap_complete::Shell),
@@ -75,6 +76,8 @@ pub struct ListOptions {
     pub event: Option<HookEvent>,
     pub output: Output,
     pub no_headers: bool,
+    /// `--orphans`: leftovers of releases that are not installed instead of hooks.
+    pub orphans: bool,
 }
 
 /// `rerun`.
@@ -94,6 +97,8 @@ pub struct RerunOptions {
 pub enum CleanupTarget {
     Release(String),
     AllReleases,
+    /// `--orphans`: leftovers of releases that are not installed.
+    Orphans,
 }
 
 /// `cleanup`.
@@ -105,6 +110,16 @@ pub struct CleanupOptions {
     pub statuses: Vec<LiveStatus>,
     pub older_than: Option<Duration>,
     pub force: bool,
+}
+
+/// `logs`.
+#[derive(Debug, Clone)]
+pub struct LogsOptions {
+    pub release: String,
+    /// Only these hooks; empty: all.
+    pub hooks: Vec<String>,
+    /// `-o json`.
+    pub json: bool,
 }
 
 /// Output formats of `lint`.
@@ -143,7 +158,10 @@ impl Options {
             .map_err(|e| Error::Usage(format!("--request-timeout: {e}")))?;
         let needs_cluster = matches!(
             cli.command,
-            CliCommand::List(_) | CliCommand::Rerun(_) | CliCommand::Cleanup(_)
+            CliCommand::List(_)
+                | CliCommand::Rerun(_)
+                | CliCommand::Cleanup(_)
+                | CliCommand::Logs(_)
         );
         let driver = if needs_cluster {
             StorageDriver::from_helm_driver(helm_driver).map_err(Error::Usage)?
@@ -193,6 +211,7 @@ impl Options {
                         OutputArg::Name => Output::Name,
                     },
                     no_headers: a.no_headers,
+                    orphans: a.orphans,
                 })
             }
             CliCommand::Rerun(a) => {
@@ -226,15 +245,16 @@ impl Options {
                 })
             }
             CliCommand::Cleanup(a) => {
-                let target = match (a.release, a.all_releases) {
-                    (Some(r), false) => {
+                let target = match (a.release, a.all_releases, a.orphans) {
+                    (Some(r), false, false) => {
                         validate_release_name(&r)?;
                         CleanupTarget::Release(r)
                     }
-                    (None, true) => CleanupTarget::AllReleases,
+                    (None, true, false) => CleanupTarget::AllReleases,
+                    (None, false, true) => CleanupTarget::Orphans,
                     _ => {
                         return Err(Error::Usage(
-                            "cleanup needs a RELEASE or --all-releases".into(),
+                            "cleanup needs a RELEASE, --all-releases or --orphans".into(),
                         ));
                     }
                 };
@@ -272,6 +292,19 @@ impl Options {
                     force: a.force,
                 })
             }
+            CliCommand::Logs(a) => {
+                validate_release_name(&a.release)?;
+                Command::Logs(LogsOptions {
+                    release: a.release,
+                    hooks: a
+                        .hooks
+                        .iter()
+                        .map(|h| h.trim().to_string())
+                        .filter(|h| !h.is_empty())
+                        .collect(),
+                    json: a.output == TextOrJsonArg::Json,
+                })
+            }
             CliCommand::Lint(a) => Command::Lint(LintOptions {
                 files: if a.files.is_empty() {
                     vec![a.file]
@@ -285,8 +318,8 @@ impl Options {
                 quiet: a.quiet,
                 policy: a.policy,
                 output: match a.output {
-                    LintOutputArg::Text => LintOutput::Text,
-                    LintOutputArg::Json => LintOutput::Json,
+                    TextOrJsonArg::Text => LintOutput::Text,
+                    TextOrJsonArg::Json => LintOutput::Json,
                 },
                 targets: {
                     use crate::lint::targets::Target;

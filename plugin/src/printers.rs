@@ -3,6 +3,7 @@
 
 use crate::duration;
 use crate::options::Output;
+use crate::orphans::OrphanRow;
 use crate::rows::HookRow;
 use crate::table::{NONE, write_table};
 use helm_hooks::release::HookPhase;
@@ -141,6 +142,79 @@ fn run_duration(row: &HookRow, now: Timestamp) -> String {
         }
         _ => NONE.to_string(),
     }
+}
+
+/// Prints `list --orphans` rows: NAMESPACE (with -A), NAME (as kubectl names it), RELEASE,
+/// STATUS, AGE, EVIDENCE; `wide` adds the uid.
+pub fn print_orphans<W: Write>(
+    rows: &[OrphanRow],
+    options: &PrintOptions,
+    out: &mut W,
+) -> io::Result<()> {
+    match options.output {
+        Output::Json | Output::Yaml => {
+            let list = OrphanList {
+                api_version: helm_hooks::policy::API_VERSION,
+                kind: "OrphanList",
+                items: rows,
+            };
+            if options.output == Output::Json {
+                serde_json::to_writer_pretty(&mut *out, &list).map_err(io::Error::other)?;
+                writeln!(out)
+            } else {
+                let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
+                out.write_all(text.as_bytes())
+            }
+        }
+        Output::Name => {
+            for row in rows {
+                writeln!(out, "{}", row.kubectl_name)?;
+            }
+            Ok(())
+        }
+        Output::Table | Output::Wide => {
+            let wide = options.output == Output::Wide;
+            let mut headers: Vec<&str> = Vec::new();
+            if options.show_namespace {
+                headers.push("NAMESPACE");
+            }
+            headers.extend(["NAME", "RELEASE", "STATUS", "AGE", "EVIDENCE"]);
+            if wide {
+                headers.push("UID");
+            }
+            let table: Vec<Vec<String>> = rows
+                .iter()
+                .map(|row| {
+                    let mut cells = Vec::new();
+                    if options.show_namespace {
+                        cells.push(row.namespace.clone());
+                    }
+                    cells.extend([
+                        row.kubectl_name.clone(),
+                        row.release.clone(),
+                        row.status.to_string(),
+                        row.creation_timestamp
+                            .map_or_else(|| NONE.to_string(), |t| age(t, options.now)),
+                        row.evidence.clone(),
+                    ]);
+                    if wide {
+                        cells.push(row.uid.clone());
+                    }
+                    cells
+                })
+                .collect();
+            write_table(out, &headers, &table, options.no_headers)
+        }
+    }
+}
+
+/// The list document `list --orphans -o json|yaml` prints.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct OrphanList<'a> {
+    api_version: &'static str,
+    kind: &'static str,
+    items: &'a [OrphanRow],
 }
 
 /// AGE of an object created at `created`, as kubectl prints it.

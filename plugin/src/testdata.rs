@@ -199,6 +199,7 @@ pub(crate) fn live(kind: &str, namespace: &str, name: &str, status: LiveStatus) 
         uid: format!("uid-{namespace}-{name}"),
         created: Some(created()),
         deleting: false,
+        controlled: false,
         status,
         annotations: BTreeMap::new(),
     }

@@ -2,6 +2,8 @@
 //! provably belong to a release — their kind + name + namespace match a hook of one of its
 //! stored revisions ([`select`] decides). Deletes with `preconditions.uid` (never a re-created
 //! object) and background propagation (a Job's Pods go with it), and prints kubectl's lines.
+//! `cleanup --orphans` deletes the leftovers of releases that are not installed
+//! ([`crate::orphans`] finds them) the same way.
 
 pub(crate) mod select;
 
@@ -9,13 +11,15 @@ pub(crate) mod select;
 mod proptests;
 
 use crate::client::Cluster;
+use crate::discovery::Resolution;
 use crate::error::{self, Error, Result};
-use crate::objects::{self, Lookup};
+use crate::objects::{self, Lookup, ObjectKey};
 use crate::options::{CleanupOptions, CleanupTarget, Connection};
+use crate::orphans::{self, OrphanRow};
 use crate::releases::{Record, Store};
 use jiff::Timestamp;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
-use select::{Candidate, Criteria};
+use select::Criteria;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Runs `cleanup`.
@@ -25,6 +29,7 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
     let release = match &options.target {
         CleanupTarget::Release(name) => Some(name.as_str()),
         CleanupTarget::AllReleases => None,
+        CleanupTarget::Orphans => return run_orphans(kube, connection, options).await,
     };
     let references = store.records(search, release).await?;
     if references.is_empty() {
@@ -106,7 +111,14 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
                 deleted += 1;
                 continue;
             }
-            match delete(kube, &lookup, candidate).await {
+            let deletion = delete(
+                kube,
+                &lookup.resolution,
+                &candidate.key,
+                &candidate.uid,
+                &candidate.kubectl_name,
+            );
+            match deletion.await {
                 Ok(true) => {
                     println!("{} deleted", candidate.kubectl_name);
                     deleted += 1;
@@ -133,41 +145,108 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
     })
 }
 
-/// Deletes one object if it is still the one selected. `Ok(false)`: gone or re-created
+/// `cleanup --orphans`: deletes the leftovers `list --orphans` shows, under the janitor's
+/// protections (never a CRD, `resource-policy: keep`, a controlled Pod, or a running hook
+/// without `--force`).
+async fn run_orphans(
+    kube: &Cluster,
+    connection: &Connection,
+    options: &CleanupOptions,
+) -> Result<u8> {
+    let found = orphans::find(kube, connection).await?;
+    let mut failures = found.failures;
+    let criteria = Criteria {
+        statuses: options.statuses.clone(),
+        older_than: options.older_than,
+        force: options.force,
+    };
+    let now = Timestamp::now();
+    let mut deleted = 0usize;
+    for (object, orphan) in &found.orphans {
+        let row = OrphanRow::of(object, orphan);
+        if let Some(reason) = orphans::kept(object, &criteria, now) {
+            eprintln!(
+                "skipped {} (leftover of release {}): {reason}",
+                row.kubectl_name, orphan.release
+            );
+            continue;
+        }
+        if options.dry_run {
+            println!("{} deleted (dry run)", row.kubectl_name);
+            deleted += 1;
+            continue;
+        }
+        match delete(
+            kube,
+            &found.resolution,
+            &object.key,
+            &object.uid,
+            &row.kubectl_name,
+        )
+        .await
+        {
+            Ok(true) => {
+                println!("{} deleted", row.kubectl_name);
+                deleted += 1;
+            }
+            Ok(false) => {}
+            Err(e) => {
+                eprintln!("error: {}", error::render(&e));
+                failures += 1;
+            }
+        }
+    }
+    if deleted == 0 && failures == 0 {
+        let scope = kube
+            .search_namespace()
+            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+        eprintln!("No leftover hooks to delete in {scope}.");
+    }
+    Ok(if failures > 0 {
+        crate::EXIT_FAILED
+    } else {
+        crate::EXIT_OK
+    })
+}
+
+/// Deletes one object if it is still the one listed (`uid`). `Ok(false)`: gone or re-created
 /// meanwhile (reported on stderr, not an error).
-async fn delete(kube: &Cluster, lookup: &Lookup, candidate: &Candidate) -> Result<bool> {
-    let resolved = lookup
-        .resolution
-        .get(&candidate.key.type_key)
+async fn delete(
+    kube: &Cluster,
+    resolution: &Resolution,
+    key: &ObjectKey,
+    uid: &str,
+    kubectl_name: &str,
+) -> Result<bool> {
+    let resolved = resolution
+        .get(&key.type_key)
         .and_then(Option::as_ref)
         .expect("selected objects were listed through a resolved kind");
-    let api = objects::api(&kube.client, resolved, candidate.key.namespace.as_deref());
+    let api = objects::api(&kube.client, resolved, key.namespace.as_deref());
     let params = DeleteParams {
         propagation_policy: Some(PropagationPolicy::Background),
         preconditions: Some(Preconditions {
-            uid: Some(candidate.uid.clone()),
+            uid: Some(uid.to_string()),
             resource_version: None,
         }),
         ..DeleteParams::default()
     };
-    match api.delete(&candidate.key.name, &params).await {
+    match api.delete(&key.name, &params).await {
         Ok(_) => Ok(true),
         Err(e) if error::status_code(&e) == Some(404) => {
-            eprintln!("{} already gone", candidate.kubectl_name);
+            eprintln!("{kubectl_name} already gone");
             Ok(false)
         }
         Err(e) if error::status_code(&e) == Some(409) => {
             eprintln!(
-                "skipped {}: it was re-created since it was listed (uid precondition)",
-                candidate.kubectl_name
+                "skipped {kubectl_name}: it was re-created since it was listed (uid precondition)"
             );
             Ok(false)
         }
         Err(e) => {
             let resource = resolved.rbac_resource();
             Err(error::api(
-                error::Request::new("delete", &resource, candidate.key.namespace.as_deref())
-                    .named(&candidate.key.name),
+                error::Request::new("delete", &resource, key.namespace.as_deref()).named(&key.name),
                 e,
             ))
         }

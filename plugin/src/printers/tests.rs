@@ -460,3 +460,49 @@ demo-smoke-test          Pod              test                        0        b
         }
     }
 }
+
+fn orphan_row(name: &str, status: LiveStatus) -> OrphanRow {
+    OrphanRow {
+        namespace: "team".into(),
+        api_version: "batch/v1".into(),
+        kind: "Job".into(),
+        name: name.into(),
+        kubectl_name: format!("job.batch/{name}"),
+        cluster_scoped: false,
+        uid: "0000-2222".into(),
+        release: "team/demo".into(),
+        status,
+        creation_timestamp: Some("2026-05-01T10:00:00Z".parse().unwrap()),
+        evidence: "stamped by the janitor; the release has no records (uninstalled)".into(),
+    }
+}
+
+#[test]
+fn orphans_table_shows_release_status_age_and_evidence() {
+    let rows = [orphan_row("demo-migrate", LiveStatus::Complete)];
+    let mut options = options(Output::Table);
+    options.show_namespace = true;
+    let mut out = Vec::new();
+    print_orphans(&rows, &options, &mut out).unwrap();
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        "NAMESPACE   NAME                     RELEASE     STATUS     AGE    EVIDENCE\n\
+         team        job.batch/demo-migrate   team/demo   Complete   120m   stamped by the janitor; \
+         the release has no records (uninstalled)\n"
+    );
+}
+
+#[test]
+fn orphans_name_and_json_output() {
+    let rows = [orphan_row("demo-migrate", LiveStatus::Failed)];
+    let mut out = Vec::new();
+    print_orphans(&rows, &options(Output::Name), &mut out).unwrap();
+    assert_eq!(String::from_utf8(out).unwrap(), "job.batch/demo-migrate\n");
+    let mut out = Vec::new();
+    print_orphans(&rows, &options(Output::Json), &mut out).unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(json["kind"], "OrphanList");
+    assert_eq!(json["items"][0]["release"], "team/demo");
+    assert_eq!(json["items"][0]["status"], "Failed");
+    assert_eq!(json["items"][0]["uid"], "0000-2222");
+}

@@ -140,6 +140,7 @@ fn lookup() -> Lookup {
                         .unwrap(),
                 ),
                 deleting: false,
+                controlled: false,
                 status,
                 annotations,
             },
