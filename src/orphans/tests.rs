@@ -1,4 +1,5 @@
 use super::*;
+use crate::ownership::tests::{annotations, job};
 use crate::release::Release;
 use serde_json::{Value, json};
 
@@ -36,24 +37,6 @@ fn demo() -> ReleaseRef {
     ReleaseRef {
         namespace: "team".into(),
         name: "demo".into(),
-    }
-}
-
-fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-    pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect()
-}
-
-fn job<'a>(name: &'a str, created: i64, annotations: &'a BTreeMap<String, String>) -> LiveMeta<'a> {
-    LiveMeta {
-        group: "batch",
-        kind: "Job",
-        namespace: Some("team"),
-        name,
-        created: Some(created),
-        annotations,
     }
 }
 

@@ -469,4 +469,4 @@ fn event_list(events: &BTreeSet<HookEvent>) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -49,14 +49,20 @@ fn release() -> ReleaseHooks {
     ReleaseHooks::new(revisions.iter())
 }
 
-fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+/// Annotations from pairs (shared with the orphans tests).
+pub(crate) fn annotations(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect()
 }
 
-fn job<'a>(name: &'a str, created: i64, annotations: &'a BTreeMap<String, String>) -> LiveMeta<'a> {
+/// A live Job `name` in namespace team (shared with the orphans tests).
+pub(crate) fn job<'a>(
+    name: &'a str,
+    created: i64,
+    annotations: &'a BTreeMap<String, String>,
+) -> LiveMeta<'a> {
     LiveMeta {
         group: "batch",
         kind: "Job",

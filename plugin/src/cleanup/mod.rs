@@ -106,29 +106,14 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
             );
         }
         for candidate in &selection.delete {
-            if options.dry_run {
-                println!("{} deleted (dry run)", candidate.kubectl_name);
-                deleted += 1;
-                continue;
-            }
-            let deletion = delete(
-                kube,
-                &lookup.resolution,
-                &candidate.key,
-                &candidate.uid,
-                &candidate.kubectl_name,
-            );
-            match deletion.await {
-                Ok(true) => {
-                    println!("{} deleted", candidate.kubectl_name);
-                    deleted += 1;
-                }
-                Ok(false) => {}
-                Err(e) => {
-                    eprintln!("error: {}", error::render(&e));
-                    failures += 1;
-                }
-            }
+            let target = Target {
+                key: &candidate.key,
+                uid: &candidate.uid,
+                kubectl_name: &candidate.kubectl_name,
+            };
+            let (done, failed) = delete_counted(kube, &lookup.resolution, target, options).await;
+            deleted += done;
+            failures += failed;
         }
     }
     if deleted == 0 && failures == 0 {
@@ -171,30 +156,14 @@ async fn run_orphans(
             );
             continue;
         }
-        if options.dry_run {
-            println!("{} deleted (dry run)", row.kubectl_name);
-            deleted += 1;
-            continue;
-        }
-        match delete(
-            kube,
-            &found.resolution,
-            &object.key,
-            &object.uid,
-            &row.kubectl_name,
-        )
-        .await
-        {
-            Ok(true) => {
-                println!("{} deleted", row.kubectl_name);
-                deleted += 1;
-            }
-            Ok(false) => {}
-            Err(e) => {
-                eprintln!("error: {}", error::render(&e));
-                failures += 1;
-            }
-        }
+        let target = Target {
+            key: &object.key,
+            uid: &object.uid,
+            kubectl_name: &row.kubectl_name,
+        };
+        let (done, failed) = delete_counted(kube, &found.resolution, target, options).await;
+        deleted += done;
+        failures += failed;
     }
     if deleted == 0 && failures == 0 {
         let scope = kube
@@ -209,15 +178,47 @@ async fn run_orphans(
     })
 }
 
-/// Deletes one object if it is still the one listed (`uid`). `Ok(false)`: gone or re-created
-/// meanwhile (reported on stderr, not an error).
-async fn delete(
+/// One object to delete: which, the uid it must still have, and its kubectl name.
+#[derive(Clone, Copy)]
+struct Target<'a> {
+    key: &'a ObjectKey,
+    uid: &'a str,
+    kubectl_name: &'a str,
+}
+
+/// Deletes `target` (with `--dry-run`, only says it would) and prints kubectl's line. Returns
+/// (deleted, failed) as 0 or 1 each.
+async fn delete_counted(
     kube: &Cluster,
     resolution: &Resolution,
-    key: &ObjectKey,
-    uid: &str,
-    kubectl_name: &str,
-) -> Result<bool> {
+    target: Target<'_>,
+    options: &CleanupOptions,
+) -> (usize, usize) {
+    if options.dry_run {
+        println!("{} deleted (dry run)", target.kubectl_name);
+        return (1, 0);
+    }
+    match delete(kube, resolution, target).await {
+        Ok(true) => {
+            println!("{} deleted", target.kubectl_name);
+            (1, 0)
+        }
+        Ok(false) => (0, 0),
+        Err(e) => {
+            eprintln!("error: {}", error::render(&e));
+            (0, 1)
+        }
+    }
+}
+
+/// Deletes one object if it is still the one listed (`uid`). `Ok(false)`: gone or re-created
+/// meanwhile (reported on stderr, not an error).
+async fn delete(kube: &Cluster, resolution: &Resolution, target: Target<'_>) -> Result<bool> {
+    let Target {
+        key,
+        uid,
+        kubectl_name,
+    } = target;
     let resolved = resolution
         .get(&key.type_key)
         .and_then(Option::as_ref)
