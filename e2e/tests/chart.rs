@@ -415,6 +415,15 @@ fn install_upgrade_uninstall(helm: Helm) {
         .map(key)
         .collect();
     assert!(hooks.is_empty(), "hook objects left: {hooks:?}");
+    let orphans = Run::new(e2e::workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
+        .arg("--kubeconfig")
+        .arg(Cluster::get().kubeconfig())
+        .args(["list", "--orphans", "-n", ns.name()])
+        .success();
+    assert!(
+        orphans.stdout.is_empty() && orphans.stderr.contains("No leftover hooks found"),
+        "kubectl hooks list --orphans after uninstall:\n{orphans}"
+    );
     let chart_objects: Vec<String> = objects
         .iter()
         .filter(|o| o["metadata"]["labels"]["app.kubernetes.io/part-of"] == "helm-hooks")
