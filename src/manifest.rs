@@ -3,6 +3,11 @@
 
 use serde_json::Value;
 
+/// The API group of an `apiVersion` (`""` for the core group: `v1`).
+pub fn api_group(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 /// One object of a multi-document YAML stream.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ManifestObject {

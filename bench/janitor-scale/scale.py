@@ -98,7 +98,7 @@ def make_releases(first, last, hooks):
 
 
 def janitor_pass(janitor):
-    """One `--once` pass; returns (peak RSS KiB, wall seconds, stamped count from its log)."""
+    """One `--once` pass; returns (peak RSS in KiB, wall seconds)."""
     argv = [janitor, "--once", "--listen", "", "--namespaces", NAMESPACE,
             "--lease-namespace", NAMESPACE, "--log-format", "json"]
     start = time.monotonic()

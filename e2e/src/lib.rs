@@ -383,6 +383,14 @@ pub fn helm(version: Helm) -> Run {
     Run::new(version.binary())
 }
 
+/// The built `kubectl-hooks` (see [`workspace_binary`]; `$KUBECTL_HOOKS_BIN` overrides it)
+/// against the test cluster.
+pub fn kubectl_hooks() -> Run {
+    Run::new(workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
+        .arg("--kubeconfig")
+        .arg(Cluster::get().kubeconfig())
+}
+
 /// The path of a chart in `tests/charts/`.
 pub fn chart(name: &str) -> PathBuf {
     let path = repo_root().join("tests/charts").join(name);

@@ -415,9 +415,7 @@ fn install_upgrade_uninstall(helm: Helm) {
         .map(key)
         .collect();
     assert!(hooks.is_empty(), "hook objects left: {hooks:?}");
-    let orphans = Run::new(e2e::workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
-        .arg("--kubeconfig")
-        .arg(Cluster::get().kubeconfig())
+    let orphans = e2e::kubectl_hooks()
         .args(["list", "--orphans", "-n", ns.name()])
         .success();
     assert!(

@@ -23,10 +23,7 @@ fn janitor_binary() -> std::path::PathBuf {
 
 /// `kubectl-hooks -n NS ARGS…` (the plugin, built by scripts/test with the workspace).
 fn hooks(ns: &TestNamespace) -> Run {
-    Run::new(workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
-        .arg("--kubeconfig")
-        .arg(Cluster::get().kubeconfig())
-        .args(["-n", ns.name()])
+    e2e::kubectl_hooks().args(["-n", ns.name()])
 }
 
 /// Who removes the leftovers in [`orphans_removed`].

@@ -272,7 +272,7 @@ impl Janitor {
         if self.settings.orphans || !unreadable.is_empty() {
             let selector = format!("{}=true", rules::STAMPED_LABEL);
             for (api_version, kind) in LEFTOVER_KINDS {
-                let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
+                let group = helm_hooks::manifest::api_group(api_version);
                 let Some((resource, namespaced)) = resolve(group, kind) else {
                     continue;
                 };

@@ -24,6 +24,12 @@ impl Cluster {
     pub fn search_namespace(&self) -> Option<&str> {
         (!self.all_namespaces).then_some(self.namespace.as_str())
     }
+
+    /// Where the search looks, for messages: `namespace NS` or `any namespace`.
+    pub fn scope(&self) -> String {
+        self.search_namespace()
+            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"))
+    }
 }
 
 /// Reads the kubeconfig like kubectl (`--kubeconfig`, else `$KUBECONFIG` merged, else

@@ -27,10 +27,7 @@ impl TypeKey {
 
     /// The API group (`""` for the core group).
     pub fn group(&self) -> &str {
-        self.api_version
-            .rsplit_once('/')
-            .map(|(g, _)| g)
-            .unwrap_or("")
+        helm_hooks::manifest::api_group(&self.api_version)
     }
 
     /// The version part of `apiVersion`.

@@ -124,10 +124,7 @@ async fn run_orphans(kube: &Cluster, connection: &Connection, options: &ListOpti
         .collect();
     let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
     if rows.is_empty() && human {
-        let scope = kube
-            .search_namespace()
-            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
-        eprintln!("No leftover hooks found in {scope}.");
+        eprintln!("No leftover hooks found in {}.", kube.scope());
         return Ok(status);
     }
     let print = PrintOptions {

@@ -58,7 +58,7 @@ pub async fn run(kube: &Cluster, options: &LogsOptions) -> Result<u8> {
             .map_err(|e| Error::Io(std::io::Error::other(e)))?;
         writeln!(stdout).map_err(Error::Io)?;
     } else if entries.is_empty() {
-        let scope = namespace.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+        let scope = kube.scope();
         let which = if options.hooks.is_empty() {
             String::new()
         } else {

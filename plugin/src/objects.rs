@@ -74,6 +74,13 @@ pub struct ObjectKey {
     pub name: String,
 }
 
+impl ObjectKey {
+    /// `job.batch/NAME`, as kubectl prints it.
+    pub fn kubectl_name(&self) -> String {
+        format!("{}/{}", self.type_key.kubectl_kind(), self.name)
+    }
+}
+
 /// The state of a live hook object, as the STATUS column shows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum LiveStatus {

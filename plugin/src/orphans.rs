@@ -5,7 +5,6 @@
 //! the leftover kinds — plus the hook kinds of uninstalled releases — that carries
 //! `helm.sh/hook`.
 
-use crate::cleanup::select::Criteria;
 use crate::client::Cluster;
 use crate::discovery::{self, Resolution, TypeKey};
 use crate::error::{self, Result};
@@ -40,7 +39,8 @@ pub async fn find(kube: &Cluster, connection: &Connection) -> Result<Found> {
     let in_scope = store.records(search, None).await?;
     found.failures += records.load(&store, in_scope, "error").await;
 
-    // The leftover kinds, and whatever kinds the uninstalled releases' hooks have.
+    // The leftover kinds, and every other kind the records name a hook of (an uninstalled
+    // release's hook runs, a stamped object of a release installed again).
     let mut kinds: BTreeSet<TypeKey> = LEFTOVER_KINDS
         .iter()
         .map(|(api_version, kind)| TypeKey::new(*api_version, *kind))
@@ -76,9 +76,13 @@ pub async fn find(kube: &Cluster, connection: &Connection) -> Result<Found> {
     if let Some(namespace) = search {
         let cluster_scoped = live.iter().any(|o| o.key.namespace.is_none());
         let mut elsewhere: Vec<RecordRef> = Vec::new();
+        let mut listed_everywhere = false;
         if cluster_scoped {
             match store.records(None, None).await {
-                Ok(all) => elsewhere.extend(all.into_iter().filter(|r| r.namespace != namespace)),
+                Ok(all) => {
+                    elsewhere.extend(all.into_iter().filter(|r| r.namespace != namespace));
+                    listed_everywhere = true;
+                }
                 Err(e) => {
                     eprintln!(
                         "warning: {}; cluster-scoped leftovers are not searched",
@@ -91,12 +95,9 @@ pub async fn find(kube: &Cluster, connection: &Connection) -> Result<Found> {
         let stamped: BTreeSet<ReleaseRef> = live
             .iter()
             .filter_map(|o| stamp_of(&o.annotations).map(|(release, _)| release))
-            .filter(|r| r.namespace != namespace)
+            .filter(|r| r.namespace != namespace && !listed_everywhere)
             .collect();
         for release in stamped {
-            if elsewhere.iter().any(|r| r.namespace == release.namespace) {
-                continue;
-            }
             match store
                 .records(Some(&release.namespace), Some(&release.name))
                 .await
@@ -127,13 +128,6 @@ pub async fn find(kube: &Cluster, connection: &Connection) -> Result<Found> {
         })
         .collect();
     for object in live {
-        if object
-            .annotations
-            .keys()
-            .all(|k| k.as_str() != HOOK_ANNOTATION)
-        {
-            continue;
-        }
         // A release whose records cannot be read may own the object: leave it alone.
         if stamp_of(&object.annotations).is_some_and(|(r, _)| records.corrupt.contains(&r)) {
             continue;
@@ -144,13 +138,9 @@ pub async fn find(kube: &Cluster, connection: &Connection) -> Result<Found> {
         if records.corrupt.contains(&orphan.release) {
             continue;
         }
-        // With -n, a cluster-scoped leftover is shown with its release's namespace.
-        let shown = object
-            .key
-            .namespace
-            .as_deref()
-            .or(Some(&orphan.release.namespace));
-        if search.is_some() && shown != search {
+        // With -n, a cluster-scoped leftover is shown under its release's namespace only.
+        if object.key.namespace.is_none() && search.is_some_and(|ns| orphan.release.namespace != ns)
+        {
             continue;
         }
         found.orphans.push((object, orphan));
@@ -201,7 +191,7 @@ impl OrphanRow {
             api_version: key.type_key.api_version.clone(),
             kind: key.type_key.kind.clone(),
             name: key.name.clone(),
-            kubectl_name: format!("{}/{}", key.type_key.kubectl_kind(), key.name),
+            kubectl_name: key.kubectl_name(),
             cluster_scoped: key.namespace.is_none(),
             uid: object.uid.clone(),
             release: orphan.release.to_string(),
@@ -256,24 +246,12 @@ impl Records {
     }
 }
 
-/// Why `cleanup --orphans` leaves a leftover alone under `criteria`, or `None` to delete it.
-/// The janitor's protections apply (CRDs, `resource-policy: keep`, being deleted, owned by a
-/// controller, running unless `--force`); `--status` and `--older-than` filter as they do for a
-/// release.
-pub fn kept(object: &LiveObject, criteria: &Criteria, now: Timestamp) -> Option<String> {
-    if !criteria.statuses.is_empty() && !criteria.statuses.contains(&object.status) {
-        return Some(format!("{} is not among --status", object.status));
-    }
-    if let Some(age) = criteria.older_than {
-        let old_enough = object
-            .created
-            .is_some_and(|c| now.as_second() - c.as_second() >= age.as_secs() as i64);
-        if !old_enough {
-            return Some("newer than --older-than".to_string());
-        }
-    }
+/// Why `cleanup --orphans` leaves a leftover alone, or `None` to delete it: the janitor's
+/// protections (CRDs, `resource-policy: keep`, being deleted, owned by a controller, running
+/// unless `force`).
+pub fn kept(object: &LiveObject, force: bool) -> Option<String> {
     let outcome = match object.status {
-        LiveStatus::Running | LiveStatus::Pending if !criteria.force => Outcome::Running,
+        LiveStatus::Running | LiveStatus::Pending if !force => Outcome::Running,
         LiveStatus::Failed => Outcome::Failed(None),
         LiveStatus::Complete | LiveStatus::Succeeded => Outcome::Succeeded(None),
         _ => Outcome::NotWaited,

@@ -24,13 +24,34 @@ pub struct PrintOptions {
     pub now: Timestamp,
 }
 
-/// The list document `-o json` and `-o yaml` print.
+/// The list document `-o json` and `-o yaml` print: `HookList`, `OrphanList`.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct HookList<'a> {
+struct List<'a, T> {
     api_version: &'static str,
     kind: &'static str,
-    items: &'a [HookRow],
+    items: &'a [T],
+}
+
+/// Writes `items` as a `kind` list document in JSON (`json`) or YAML.
+fn write_list<T: Serialize, W: Write>(
+    kind: &'static str,
+    items: &[T],
+    json: bool,
+    out: &mut W,
+) -> io::Result<()> {
+    let list = List {
+        api_version: helm_hooks::policy::API_VERSION,
+        kind,
+        items,
+    };
+    if json {
+        serde_json::to_writer_pretty(&mut *out, &list).map_err(io::Error::other)?;
+        writeln!(out)
+    } else {
+        let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
+        out.write_all(text.as_bytes())
+    }
 }
 
 /// Prints hook rows in the chosen format.
@@ -39,19 +60,9 @@ pub fn print_hooks<W: Write>(
     options: &PrintOptions,
     out: &mut W,
 ) -> io::Result<()> {
-    let list = HookList {
-        api_version: helm_hooks::policy::API_VERSION,
-        kind: "HookList",
-        items: rows,
-    };
     match options.output {
-        Output::Json => {
-            serde_json::to_writer_pretty(&mut *out, &list).map_err(io::Error::other)?;
-            writeln!(out)
-        }
-        Output::Yaml => {
-            let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
-            out.write_all(text.as_bytes())
+        Output::Json | Output::Yaml => {
+            write_list("HookList", rows, options.output == Output::Json, out)
         }
         // Only objects that exist and are the hook's: `kubectl delete $(… -o name)` must never
         // name a missing object or another release's leftover.
@@ -153,18 +164,7 @@ pub fn print_orphans<W: Write>(
 ) -> io::Result<()> {
     match options.output {
         Output::Json | Output::Yaml => {
-            let list = OrphanList {
-                api_version: helm_hooks::policy::API_VERSION,
-                kind: "OrphanList",
-                items: rows,
-            };
-            if options.output == Output::Json {
-                serde_json::to_writer_pretty(&mut *out, &list).map_err(io::Error::other)?;
-                writeln!(out)
-            } else {
-                let text = serde_yaml_ng::to_string(&list).map_err(io::Error::other)?;
-                out.write_all(text.as_bytes())
-            }
+            write_list("OrphanList", rows, options.output == Output::Json, out)
         }
         Output::Name => {
             for row in rows {
@@ -206,15 +206,6 @@ pub fn print_orphans<W: Write>(
             write_table(out, &headers, &table, options.no_headers)
         }
     }
-}
-
-/// The list document `list --orphans -o json|yaml` prints.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OrphanList<'a> {
-    api_version: &'static str,
-    kind: &'static str,
-    items: &'a [OrphanRow],
 }
 
 /// AGE of an object created at `created`, as kubectl prints it.

@@ -24,9 +24,7 @@ pub struct StoredObject {
 impl StoredObject {
     /// The API group of `api_version` (`""` for the core group).
     pub fn group(&self) -> &str {
-        self.api_version
-            .rsplit_once('/')
-            .map_or("", |(group, _)| group)
+        crate::manifest::api_group(&self.api_version)
     }
 }
 

@@ -15,7 +15,7 @@ use crate::discovery::Resolution;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, Lookup, ObjectKey};
 use crate::options::{CleanupOptions, CleanupTarget, Connection};
-use crate::orphans::{self, OrphanRow};
+use crate::orphans;
 use crate::releases::{Record, Store};
 use jiff::Timestamp;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
@@ -33,7 +33,7 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
     };
     let references = store.records(search, release).await?;
     if references.is_empty() {
-        let scope = search.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+        let scope = kube.scope();
         return match release {
             Some(name) => Err(Error::NotFound(format!(
                 "release {name:?} not found in {scope} (no Helm release records labelled \
@@ -83,11 +83,7 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
         .map(|(hook, _)| hook)
         .collect();
     let lookup: Lookup = objects::lookup(&kube.client, all_hooks.iter()).await?;
-    let criteria = Criteria {
-        statuses: options.statuses.clone(),
-        older_than: options.older_than,
-        force: options.force,
-    };
+    let criteria = Criteria::of(options);
     let now = Timestamp::now();
     let mut deleted = 0usize;
     for ((namespace, name), records) in &by_release {
@@ -117,7 +113,7 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &CleanupOptio
         }
     }
     if deleted == 0 && failures == 0 {
-        let scope = search.map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
+        let scope = kube.scope();
         match release {
             Some(name) => eprintln!("No leftover hooks to delete for release {name} in {scope}."),
             None => eprintln!("No leftover hooks to delete in {scope}."),
@@ -140,36 +136,32 @@ async fn run_orphans(
 ) -> Result<u8> {
     let found = orphans::find(kube, connection).await?;
     let mut failures = found.failures;
-    let criteria = Criteria {
-        statuses: options.statuses.clone(),
-        older_than: options.older_than,
-        force: options.force,
-    };
+    let criteria = Criteria::of(options);
     let now = Timestamp::now();
     let mut deleted = 0usize;
     for (object, orphan) in &found.orphans {
-        let row = OrphanRow::of(object, orphan);
-        if let Some(reason) = orphans::kept(object, &criteria, now) {
+        if !criteria.admits(object, now) {
+            continue;
+        }
+        let kubectl_name = object.key.kubectl_name();
+        if let Some(reason) = orphans::kept(object, options.force) {
             eprintln!(
-                "skipped {} (leftover of release {}): {reason}",
-                row.kubectl_name, orphan.release
+                "skipped {kubectl_name} (leftover of release {}): {reason}",
+                orphan.release
             );
             continue;
         }
         let target = Target {
             key: &object.key,
             uid: &object.uid,
-            kubectl_name: &row.kubectl_name,
+            kubectl_name: &kubectl_name,
         };
         let (done, failed) = delete_counted(kube, &found.resolution, target, options).await;
         deleted += done;
         failures += failed;
     }
     if deleted == 0 && failures == 0 {
-        let scope = kube
-            .search_namespace()
-            .map_or("any namespace".to_string(), |ns| format!("namespace {ns}"));
-        eprintln!("No leftover hooks to delete in {scope}.");
+        eprintln!("No leftover hooks to delete in {}.", kube.scope());
     }
     Ok(if failures > 0 {
         crate::EXIT_FAILED

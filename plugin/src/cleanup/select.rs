@@ -2,7 +2,8 @@
 //! of those may be deleted. Pure: works on decoded records and listed objects.
 
 use crate::discovery::TypeKey;
-use crate::objects::{HookRef, LiveStatus, Lookup, ObjectKey};
+use crate::objects::{HookRef, LiveObject, LiveStatus, Lookup, ObjectKey};
+use crate::options::CleanupOptions;
 use crate::releases::Record;
 use helm_hooks::manifest::parse_manifests;
 use helm_hooks::ownership::{Ownership, ReleaseHooks, is_never_deleted};
@@ -19,6 +20,28 @@ pub struct Criteria {
     pub statuses: Vec<LiveStatus>,
     pub older_than: Option<Duration>,
     pub force: bool,
+}
+
+impl Criteria {
+    /// The filters `options` ask for.
+    pub fn of(options: &CleanupOptions) -> Criteria {
+        Criteria {
+            statuses: options.statuses.clone(),
+            older_than: options.older_than,
+            force: options.force,
+        }
+    }
+
+    /// Whether `live` passes `--status` and `--older-than` (at `now`).
+    pub fn admits(&self, live: &LiveObject, now: Timestamp) -> bool {
+        let status_ok = self.statuses.is_empty() || self.statuses.contains(&live.status);
+        let age_ok = self.older_than.is_none_or(|age| {
+            live.created.is_some_and(|created| {
+                now.as_second() - created.as_second() >= age.as_secs() as i64
+            })
+        });
+        status_ok && age_ok
+    }
 }
 
 /// An object to delete.
@@ -133,16 +156,8 @@ pub fn select(
             reason: reason.to_string(),
         };
         let status = live.status;
-        if !criteria.statuses.is_empty() && !criteria.statuses.contains(&status) {
+        if !criteria.admits(live, now) {
             continue;
-        }
-        if let Some(age) = criteria.older_than {
-            let old_enough = live.created.is_some_and(|created| {
-                now.as_second() - created.as_second() >= age.as_secs() as i64
-            });
-            if !old_enough {
-                continue;
-            }
         }
         let revisions = match owner.ownership(&live.meta()) {
             Ownership::HookRun { revisions } => revisions,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::cleanup::select::Criteria;
 use crate::testdata::{created, live};
 use helm_hooks::orphans::{Evidence, Stamper};
 use std::time::Duration;
@@ -27,71 +28,60 @@ fn later(seconds: i64) -> Timestamp {
 
 #[test]
 fn finished_and_configuration_leftovers_are_deleted() {
-    let criteria = Criteria::default();
     for (kind, status) in [
         ("Job", LiveStatus::Complete),
         ("Job", LiveStatus::Failed),
         ("Pod", LiveStatus::Succeeded),
         ("ServiceAccount", LiveStatus::Present),
     ] {
-        assert_eq!(
-            kept(&hook(kind, status), &criteria, later(1)),
-            None,
-            "{kind}"
-        );
+        assert_eq!(kept(&hook(kind, status), false), None, "{kind}");
     }
 }
 
 #[test]
 fn running_leftovers_are_kept_unless_forced() {
     let running = hook("Job", LiveStatus::Running);
-    let reason = kept(&running, &Criteria::default(), later(1)).unwrap();
+    let reason = kept(&running, false).unwrap();
     assert!(reason.contains("--force"), "{reason}");
     let pending = hook("Pod", LiveStatus::Pending);
-    assert!(kept(&pending, &Criteria::default(), later(1)).is_some());
-    let force = Criteria {
-        force: true,
-        ..Criteria::default()
-    };
-    assert_eq!(kept(&running, &force, later(1)), None);
+    assert!(kept(&pending, false).is_some());
+    assert_eq!(kept(&running, true), None);
 }
 
 #[test]
 fn protected_leftovers_are_never_deleted_even_with_force() {
-    let force = Criteria {
-        force: true,
-        ..Criteria::default()
-    };
+    let force = true;
     let mut keep = hook("ServiceAccount", LiveStatus::Present);
     keep.annotations
         .insert("helm.sh/resource-policy".into(), "keep".into());
-    assert!(kept(&keep, &force, later(1)).unwrap().contains("keep"));
+    assert!(kept(&keep, force).unwrap().contains("keep"));
     let mut controlled = hook("Pod", LiveStatus::Succeeded);
     controlled.controlled = true;
-    assert!(kept(&controlled, &force, later(1)).is_some());
+    assert!(kept(&controlled, force).is_some());
     let mut deleting = hook("Job", LiveStatus::Complete);
     deleting.deleting = true;
-    assert!(kept(&deleting, &force, later(1)).is_some());
+    assert!(kept(&deleting, force).is_some());
     let crd = hook("CustomResourceDefinition", LiveStatus::Present);
-    assert!(kept(&crd, &force, later(1)).is_some());
+    assert!(kept(&crd, force).is_some());
     let not_a_hook = live("Job", "team", "web", LiveStatus::Complete);
-    assert!(kept(&not_a_hook, &force, later(1)).is_some());
+    assert!(kept(&not_a_hook, force).is_some());
 }
 
 #[test]
 fn status_and_age_filters_apply() {
     let job = hook("Job", LiveStatus::Complete);
+    assert!(Criteria::default().admits(&job, later(1)));
     let failed_only = Criteria {
         statuses: vec![LiveStatus::Failed],
         ..Criteria::default()
     };
-    assert!(kept(&job, &failed_only, later(1)).is_some());
+    assert!(!failed_only.admits(&job, later(1)));
     let hour = Criteria {
         older_than: Some(Duration::from_secs(3600)),
         ..Criteria::default()
     };
-    assert!(kept(&job, &hour, later(60)).is_some());
-    assert_eq!(kept(&job, &hour, later(3600)), None);
+    assert!(!hour.admits(&job, later(60)));
+    assert!(hour.admits(&job, later(3600)));
 }
 
 #[test]
