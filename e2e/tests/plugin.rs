@@ -167,7 +167,7 @@ fn list_agrees_with_helm(helm: Helm) {
         "{table}"
     );
     assert!(
-        table.starts_with("NAME ") && table.contains("DELETE-POLICY") && table.contains(" AGE"),
+        table.starts_with("NAME ") && table.contains(" DELETE ") && table.contains(" AGE"),
         "{table}"
     );
     let wide = hooks(&ns)

@@ -54,7 +54,18 @@ pub struct GlobalArgs {
 #[derive(Debug, Subcommand)]
 pub enum CliCommand {
     /// List the hooks of a release (latest revision), or of every release.
-    #[command(visible_alias = "ls")]
+    #[command(
+        visible_alias = "ls",
+        after_help = "DELETE-POLICY in the table: bhc = before-hook-creation, \
+            hs = hook-succeeded, hf = hook-failed; EVENTS: pre-{install,upgrade} is pre-install,pre-upgrade (-o wide prints both in full).\n\n\
+            Examples:\n  kubectl hooks list demo -n team\n  \
+            kubectl hooks list demo -o wide            # STARTED, DURATION, REVISION, PATH, REASON\n  \
+            kubectl hooks list demo -w                 # follow the hooks while helm upgrade runs them\n  \
+            kubectl hooks list -A -l app=db --sort-by=.weight\n  \
+            kubectl hooks list demo -o jsonpath='{.items[*].name}'\n  \
+            kubectl hooks list demo -o custom-columns=NAME:.name,PHASE:.lastRun.phase\n  \
+            kubectl hooks list --orphans -A            # leftovers of uninstalled releases"
+    )]
     List(ListArgs),
     /// Run the hooks of one event again, exactly as Helm would.
     Rerun(RerunArgs),

@@ -186,6 +186,51 @@ pub fn has_condition(object: &Value, kind: &str) -> bool {
         })
 }
 
+/// `reason: message` of a Job condition of `kind` (either alone when the other is empty).
+pub fn condition_text(object: &Value, kind: &str) -> Option<String> {
+    let condition = object
+        .pointer("/status/conditions")?
+        .as_array()?
+        .iter()
+        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?;
+    let text = |k: &str| condition.get(k).and_then(Value::as_str).unwrap_or("");
+    match (text("reason"), text("message")) {
+        ("", "") => None,
+        (reason, "") => Some(reason.to_string()),
+        ("", message) => Some(message.to_string()),
+        (reason, message) => Some(format!("{reason}: {message}")),
+    }
+}
+
+/// Why a failed Job or Pod failed, as the REASON column shows it: the Job's `Failed`
+/// condition (`BackoffLimitExceeded: Job has reached the specified backoff limit`), the Pod's
+/// own reason (`DeadlineExceeded`), else its first failed container (`Error, exit code 1`).
+/// `None` for anything that has not failed.
+pub fn failure_reason(workload: Workload, object: &Value) -> Option<String> {
+    match LiveStatus::of(workload, object) {
+        LiveStatus::Failed => {}
+        _ => return None,
+    }
+    if workload == Workload::Job {
+        return condition_text(object, "Failed");
+    }
+    if let Some(reason) = object.pointer("/status/reason").and_then(Value::as_str) {
+        return Some(reason.to_string());
+    }
+    let statuses = ["/status/initContainerStatuses", "/status/containerStatuses"];
+    statuses
+        .iter()
+        .filter_map(|p| object.pointer(p).and_then(Value::as_array))
+        .flatten()
+        .filter_map(|c| c.pointer("/state/terminated"))
+        .find(|t| t.get("exitCode").and_then(Value::as_i64).unwrap_or(0) != 0)
+        .map(|t| {
+            let reason = t.get("reason").and_then(Value::as_str).unwrap_or("Error");
+            let code = t.get("exitCode").and_then(Value::as_i64).unwrap_or(0);
+            format!("{reason}, exit code {code}")
+        })
+}
+
 fn job_status(object: &Value) -> LiveStatus {
     if has_condition(object, "Complete") {
         LiveStatus::Complete
@@ -214,6 +259,8 @@ pub struct LiveObject {
     /// A controller `ownerReference` (a Job's Pod): it goes with its owner.
     pub controlled: bool,
     pub status: LiveStatus,
+    /// Why a failed Job or Pod failed ([`failure_reason`]).
+    pub reason: Option<String>,
     pub annotations: BTreeMap<String, String>,
 }
 
@@ -346,7 +393,9 @@ pub async fn list_matching(
             .filter(|object| keep(&object.metadata))
             .map(|object| {
                 let status = LiveStatus::of(workload, &object.data);
-                live_object(type_key, &object.metadata, status)
+                let mut live = live_object(type_key, &object.metadata, status);
+                live.reason = failure_reason(workload, &object.data);
+                live
             })
             .collect()
     } else {
@@ -379,6 +428,7 @@ fn live_object(type_key: &TypeKey, metadata: &ObjectMeta, status: LiveStatus) ->
             .flatten()
             .any(|owner| owner.controller == Some(true)),
         status,
+        reason: None,
         annotations: metadata.annotations.clone().unwrap_or_default(),
     }
 }
@@ -436,6 +486,32 @@ mod tests {
             LiveStatus::of(Workload::Other, &json!({})),
             LiveStatus::Present
         );
+    }
+
+    #[test]
+    fn failure_reasons_of_jobs_and_pods() {
+        let job = json!({"status": {"conditions": [{"type": "Failed", "status": "True",
+            "reason": "BackoffLimitExceeded", "message": "Job has reached the specified backoff limit"}]}});
+        assert_eq!(
+            failure_reason(Workload::Job, &job).as_deref(),
+            Some("BackoffLimitExceeded: Job has reached the specified backoff limit")
+        );
+        let running = json!({"status": {"active": 1}});
+        assert_eq!(failure_reason(Workload::Job, &running), None);
+        let deadline = json!({"status": {"phase": "Failed", "reason": "DeadlineExceeded"}});
+        assert_eq!(
+            failure_reason(Workload::Pod, &deadline).as_deref(),
+            Some("DeadlineExceeded")
+        );
+        let crashed = json!({"status": {"phase": "Failed", "containerStatuses": [
+            {"name": "ok", "state": {"terminated": {"exitCode": 0, "reason": "Completed"}}},
+            {"name": "app", "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}}}]}});
+        assert_eq!(
+            failure_reason(Workload::Pod, &crashed).as_deref(),
+            Some("OOMKilled, exit code 137")
+        );
+        let succeeded = json!({"status": {"phase": "Succeeded"}});
+        assert_eq!(failure_reason(Workload::Pod, &succeeded), None);
     }
 
     #[test]

@@ -81,18 +81,11 @@ pub fn print_hooks<W: Write>(
             if options.show_release {
                 headers.push("RELEASE");
             }
-            headers.extend([
-                "NAME",
-                "KIND",
-                "EVENTS",
-                "WEIGHT",
-                "DELETE-POLICY",
-                "LAST-RUN",
-                "STATUS",
-                "AGE",
-            ]);
+            headers.extend(["NAME", "EVENTS", "WEIGHT"]);
+            headers.push(if wide { "DELETE-POLICY" } else { "DELETE" });
+            headers.extend(["LAST-RUN", "STATUS", "AGE"]);
             if wide {
-                headers.extend(["STARTED", "DURATION", "REVISION", "PATH"]);
+                headers.extend(["STARTED", "DURATION", "REVISION", "PATH", "REASON"]);
             }
             let table: Vec<Vec<String>> = rows
                 .iter()
@@ -103,6 +96,9 @@ pub fn print_hooks<W: Write>(
     }
 }
 
+/// One table row. NAME is `kind/name` as kubectl prints mixed kinds (`job/demo-seed`, a name
+/// `kubectl get` accepts); the default table shortens events and delete policies so that a
+/// release's hooks fit in 100 columns, `wide` prints them in full.
 fn table_row(row: &HookRow, options: &PrintOptions, wide: bool) -> Vec<String> {
     let mut cells = Vec::new();
     if options.show_namespace {
@@ -111,16 +107,21 @@ fn table_row(row: &HookRow, options: &PrintOptions, wide: bool) -> Vec<String> {
     if options.show_release {
         cells.push(row.release.clone());
     }
+    let events = if wide {
+        row.events.join(",")
+    } else {
+        compact_events(&row.events)
+    };
     cells.extend([
-        row.name.clone(),
-        row.kind.clone(),
-        or_none(row.events.join(",")),
+        format!("{}/{}", row.kind.to_ascii_lowercase(), row.name),
+        or_none(events),
         row.weight.to_string(),
-        or_none(row.effective_delete_policies.join(",")),
+        delete_policy_cell(&row.effective_delete_policies, wide),
         last_run_phase(row),
         row.status.to_string(),
+        // No live object, no age: `-` rather than `<none>` keeps the table within 100 columns.
         row.creation_timestamp
-            .map_or_else(|| NONE.to_string(), |t| age(t, options.now)),
+            .map_or_else(|| "-".to_string(), |t| age(t, options.now)),
     ]);
     if wide {
         cells.extend([
@@ -130,9 +131,63 @@ fn table_row(row: &HookRow, options: &PrintOptions, wide: bool) -> Vec<String> {
             run_duration(row, options.now),
             row.revision.to_string(),
             or_none(row.path.clone()),
+            row.reason.clone().unwrap_or_else(|| NONE.to_string()),
         ]);
     }
     cells
+}
+
+/// Events of one hook, with a shared `pre-`/`post-` written once, as a shell brace expansion
+/// reads: `pre-{install,upgrade}`, `post-{install,upgrade},test`.
+fn compact_events(events: &[String]) -> String {
+    let mut groups: Vec<(&str, Vec<&str>)> = Vec::new();
+    for event in events {
+        let (prefix, verb) = match event.split_once('-') {
+            Some((p @ ("pre" | "post"), verb)) => (p, verb),
+            _ => ("", event.as_str()),
+        };
+        match groups
+            .iter_mut()
+            .find(|(p, _)| !p.is_empty() && *p == prefix)
+        {
+            Some((_, verbs)) => verbs.push(verb),
+            None => groups.push((prefix, vec![verb])),
+        }
+    }
+    groups
+        .iter()
+        .map(|(prefix, verbs)| match (prefix.is_empty(), &verbs[..]) {
+            (true, _) => verbs.join(","),
+            (false, [one]) => format!("{prefix}-{one}"),
+            (false, many) => format!("{prefix}-{{{}}}", many.join(",")),
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// The short names of delete policies in the default table (`list --help` has the legend);
+/// `wide` keeps Helm's names. An unknown policy (kept by Helm, never matching) stays as written.
+pub const DELETE_POLICY_ABBREVIATIONS: [(&str, &str); 3] = [
+    ("before-hook-creation", "bhc"),
+    ("hook-succeeded", "hs"),
+    ("hook-failed", "hf"),
+];
+
+fn delete_policy_cell(policies: &[String], wide: bool) -> String {
+    let names: Vec<&str> = policies
+        .iter()
+        .map(|p| {
+            let short = DELETE_POLICY_ABBREVIATIONS
+                .iter()
+                .find(|(long, _)| *long == p.as_str())
+                .map(|(_, short)| *short);
+            match short {
+                Some(short) if !wide => short,
+                _ => p.as_str(),
+            }
+        })
+        .collect();
+    or_none(names.join(","))
 }
 
 /// LAST-RUN: the phase from the record, `<none>` for a hook that never ran.

@@ -36,6 +36,9 @@ pub struct HookRow {
     pub last_run: LastRun,
     /// The live object's state.
     pub status: LiveStatus,
+    /// Why the live Job or Pod failed (its condition, reason or container exit code).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The live object's namespace (`None`: cluster-scoped, or absent).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_namespace: Option<String>,
@@ -138,6 +141,7 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
                 } else {
                     LiveStatus::Absent
                 },
+                reason: None,
                 object_namespace: None,
                 uid: None,
                 creation_timestamp: None,
@@ -180,6 +184,9 @@ pub fn attach_live(rows: &mut [(HookRef, HookRow)], lookup: &objects::Lookup) {
             } else {
                 live.status
             };
+            if !stale {
+                row.reason = live.reason.clone();
+            }
             row.object_namespace = live.key.namespace.clone();
             row.uid = Some(live.uid.clone());
             row.creation_timestamp = live.created;

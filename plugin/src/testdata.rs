@@ -201,6 +201,7 @@ pub(crate) fn live(kind: &str, namespace: &str, name: &str, status: LiveStatus) 
         deleting: false,
         controlled: false,
         status,
+        reason: None,
         annotations: BTreeMap::new(),
     }
 }

@@ -27,6 +27,7 @@ fn row(name: &str, kind: &str, weight: i64) -> HookRow {
             completed_at: Some("2026-05-01T11:55:03.5Z".parse().unwrap()),
         },
         status: LiveStatus::Complete,
+        reason: None,
         object_namespace: Some("team".into()),
         uid: Some("0000-1111".into()),
         creation_timestamp: Some("2026-05-01T11:55:00Z".parse().unwrap()),
@@ -73,10 +74,10 @@ fn rows() -> Vec<HookRow> {
 fn table_is_aligned_like_kubectl() {
     let text = render(&rows(), &options(Output::Table));
     let expected = "\
-NAME              KIND             EVENTS        WEIGHT   DELETE-POLICY                         LAST-RUN    STATUS     AGE
-demo-hooks        ServiceAccount   pre-upgrade   -10      before-hook-creation                  <none>      Present    4d5h
-demo-db-migrate   Job              pre-upgrade   -5       before-hook-creation,hook-succeeded   Succeeded   Absent     <none>
-demo-backup       Job              pre-upgrade   0        before-hook-creation                  Succeeded   Complete   5m
+NAME                        EVENTS        WEIGHT   DELETE   LAST-RUN    STATUS     AGE
+serviceaccount/demo-hooks   pre-upgrade   -10      bhc      <none>      Present    4d5h
+job/demo-db-migrate         pre-upgrade   -5       bhc,hs   Succeeded   Absent     -
+job/demo-backup             pre-upgrade   0        bhc      Succeeded   Complete   5m
 ";
     assert_eq!(text, expected);
 }
@@ -88,8 +89,45 @@ fn wide_adds_started_duration_revision_path() {
     let text = render(&rows()[2..], &o);
     assert_eq!(
         text,
-        "demo-backup   Job   pre-upgrade   0     before-hook-creation   Succeeded   Complete   5m    \
-             2026-05-01T11:55:00Z   3s    4     hooks-demo/templates/demo-backup.yaml\n"
+        "job/demo-backup   pre-upgrade   0     before-hook-creation   Succeeded   Complete   5m    \
+             2026-05-01T11:55:00Z   3s    4     hooks-demo/templates/demo-backup.yaml   <none>\n"
+    );
+}
+
+#[test]
+fn events_share_their_pre_or_post_in_the_table() {
+    let events =
+        |list: &[&str]| compact_events(&list.iter().map(|e| e.to_string()).collect::<Vec<_>>());
+    assert_eq!(
+        events(&["pre-install", "pre-upgrade"]),
+        "pre-{install,upgrade}"
+    );
+    assert_eq!(
+        events(&["post-install", "test", "post-upgrade", "post-rollback"]),
+        "post-{install,upgrade,rollback},test"
+    );
+    assert_eq!(
+        events(&["pre-install", "post-install"]),
+        "pre-install,post-install"
+    );
+    assert_eq!(events(&["test"]), "test");
+}
+
+#[test]
+fn failure_reason_is_the_last_wide_column() {
+    let mut failed = rows()[2].clone();
+    failed.status = LiveStatus::Failed;
+    failed.reason =
+        Some("BackoffLimitExceeded: Job has reached the specified backoff limit".into());
+    let text = render(&[failed], &options(Output::Wide));
+    let header = text.lines().next().unwrap();
+    assert!(
+        header.ends_with("PATH                                    REASON"),
+        "{header}"
+    );
+    assert!(
+        text.ends_with("   BackoffLimitExceeded: Job has reached the specified backoff limit\n"),
+        "{text}"
     );
 }
 
@@ -105,7 +143,7 @@ fn namespace_and_release_columns_come_first() {
         text.lines()
             .nth(1)
             .unwrap()
-            .starts_with("team        demo      demo-hooks")
+            .starts_with("team        demo      serviceaccount/demo-hooks")
     );
 }
 
@@ -226,25 +264,24 @@ mod real_records {
         // (5), demo-notify (10); pre-upgrade adds demo-db-migrate (-5), the backup (-1);
         // test: demo-smoke-test (no weight). AGE as kubectl prints 2h: 120m.
         let expected = "\
-NAME                     KIND             EVENTS                      WEIGHT   DELETE-POLICY                         LAST-RUN    STATUS      AGE
-demo-hooks               ServiceAccount   pre-install,pre-upgrade     -20      before-hook-creation                  Succeeded   Present     120m
-demo-config-validate     Pod              pre-install,pre-upgrade     -10      hook-succeeded                        Succeeded   Absent      <none>
-demo-seed                Job              post-install,post-upgrade   5        before-hook-creation                  Succeeded   Complete    120m
-demo-notify              Job              post-install,post-upgrade   10       hook-succeeded                        Succeeded   Absent      <none>
-demo-db-migrate          Job              pre-upgrade                 -5       before-hook-creation,hook-succeeded   Succeeded   Absent      <none>
-demo-backup-XXXXXXXXXX   Job              pre-upgrade                 -1       hook-succeeded                        Succeeded   Absent      <none>
-demo-smoke-test          Pod              test                        0        before-hook-creation                  Succeeded   Succeeded   120m
+NAME                         EVENTS                   WEIGHT   DELETE   LAST-RUN    STATUS      AGE
+serviceaccount/demo-hooks    pre-{install,upgrade}    -20      bhc      Succeeded   Present     120m
+pod/demo-config-validate     pre-{install,upgrade}    -10      hs       Succeeded   Absent      -
+job/demo-seed                post-{install,upgrade}   5        bhc      Succeeded   Complete    120m
+job/demo-notify              post-{install,upgrade}   10       hs       Succeeded   Absent      -
+job/demo-db-migrate          pre-upgrade              -5       bhc,hs   Succeeded   Absent      -
+job/demo-backup-XXXXXXXXXX   pre-upgrade              -1       hs       Succeeded   Absent      -
+pod/demo-smoke-test          test                     0        bhc      Succeeded   Succeeded   120m
 ";
         for helm in HELMS {
             // demo-backup-<unix time>: the same width in every record.
             let expected = expected.replace("demo-backup-XXXXXXXXXX", &helm.backup(2));
             let rows = hook_rows(helm, &helm.secret(2));
-            assert_eq!(
-                render_at(&rows, Output::Table, false),
-                expected,
-                "{}",
-                helm.prefix
-            );
+            let table = render_at(&rows, Output::Table, false);
+            assert_eq!(table, expected, "{}", helm.prefix);
+            // Issue 14: the default table was 147 columns wide on this release.
+            let widest = table.lines().map(|l| l.chars().count()).max().unwrap();
+            assert!(widest <= 100, "{widest} columns:\n{table}");
         }
     }
 
@@ -253,7 +290,7 @@ demo-smoke-test          Pod              test                        0        b
         for helm in HELMS {
             let text = render_at(&hook_rows(helm, &helm.secret(2)), Output::Wide, true);
             assert_eq!(
-                column(&text, 11),
+                column(&text, 10),
                 [
                     "hooks-demo/templates/hook-serviceaccount.yaml",
                     "hooks-demo/templates/hook-config-validate.yaml",
@@ -266,7 +303,7 @@ demo-smoke-test          Pod              test                        0        b
                 "{}",
                 helm.prefix
             );
-            assert!(column(&text, 10).iter().all(|r| r == "2"), "{text}");
+            assert!(column(&text, 9).iter().all(|r| r == "2"), "{text}");
             // Each STARTED is the record's started_at to the second; DURATION is the time from
             // started_at to completed_at: milliseconds below a second, else whole seconds.
             let record = helm.secret(2);
@@ -275,7 +312,7 @@ demo-smoke-test          Pod              test                        0        b
                     .release
                     .hooks
                     .iter()
-                    .find(|h| h.name == line[0])
+                    .find(|h| line[0].ends_with(&format!("/{}", h.name)))
                     .unwrap();
                 let started = hook.last_run.started().unwrap();
                 let completed = hook.last_run.completed().unwrap();
@@ -283,7 +320,7 @@ demo-smoke-test          Pod              test                        0        b
                     started.starts_with("2026-") && started.ends_with('Z'),
                     "{started}"
                 );
-                assert_eq!(line[8], format!("{}Z", &started[..19]), "{}", helm.prefix);
+                assert_eq!(line[7], format!("{}Z", &started[..19]), "{}", helm.prefix);
                 let at = |t: &str| t.parse::<Timestamp>().unwrap();
                 let took = at(completed).duration_since(at(started));
                 assert!((0..60_000).contains(&took.as_millis()), "{took:?}");
@@ -292,7 +329,7 @@ demo-smoke-test          Pod              test                        0        b
                 } else {
                     format!("{}s", took.as_secs())
                 };
-                assert_eq!(line[9], expected, "{}", line[0]);
+                assert_eq!(line[8], expected, "{}", line[0]);
             }
         }
     }
@@ -306,17 +343,17 @@ demo-smoke-test          Pod              test                        0        b
             assert_eq!(
                 column(&v1, 0),
                 [
-                    "demo-hooks",
-                    "demo-config-validate",
-                    "demo-seed",
-                    "demo-notify",
-                    "demo-db-migrate",
-                    backup_v1.as_str(),
-                    "demo-smoke-test"
+                    "serviceaccount/demo-hooks",
+                    "pod/demo-config-validate",
+                    "job/demo-seed",
+                    "job/demo-notify",
+                    "job/demo-db-migrate",
+                    format!("job/{backup_v1}").as_str(),
+                    "pod/demo-smoke-test"
                 ]
             );
             assert_eq!(
-                column(&v1, 5),
+                column(&v1, 4),
                 [
                     "Succeeded",
                     "Succeeded",
@@ -332,9 +369,9 @@ demo-smoke-test          Pod              test                        0        b
             // v3: demo-db-migrate failed; the backup after it and the post-upgrade hooks
             // never ran (helm 4 omits their zero times, helm 3 writes "").
             let v3 = render_at(&hook_rows(helm, &helm.secret(3)), Output::Wide, true);
-            assert_eq!(column(&v3, 0)[5], helm.backup(3));
+            assert_eq!(column(&v3, 0)[5], format!("job/{}", helm.backup(3)));
             assert_eq!(
-                column(&v3, 5),
+                column(&v3, 4),
                 [
                     "Succeeded",
                     "Succeeded",
@@ -348,9 +385,9 @@ demo-smoke-test          Pod              test                        0        b
                 helm.prefix
             );
             let backup = &cells(&v3)[5];
-            assert_eq!(backup[8..11], ["<none>", "<none>", "3"], "{}", helm.prefix);
+            assert_eq!(backup[7..10], ["<none>", "<none>", "3"], "{}", helm.prefix);
             // demo-seed has no recorded policy in v3 (Helm never ran it): the default shows.
-            assert_eq!(cells(&v3)[2][4], "before-hook-creation");
+            assert_eq!(cells(&v3)[2][3], "before-hook-creation");
         }
     }
 

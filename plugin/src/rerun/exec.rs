@@ -11,7 +11,7 @@ use crate::client::Cluster;
 use crate::discovery::{self, Resolution, Resolved};
 use crate::duration;
 use crate::error::{self, Error, Result};
-use crate::objects::{self, has_condition};
+use crate::objects::{self, condition_text, has_condition};
 use futures::{StreamExt, TryStreamExt};
 use helm_hooks::ownership::{LiveMeta, Ownership, ReleaseHooks};
 use helm_hooks::workload::Workload;
@@ -424,21 +424,6 @@ pub fn final_state(workload: Workload, object: &Value) -> Option<Outcome> {
             _ => None,
         },
         _ => Some(Outcome::Succeeded),
-    }
-}
-
-fn condition_text(object: &Value, kind: &str) -> Option<String> {
-    let condition = object
-        .pointer("/status/conditions")?
-        .as_array()?
-        .iter()
-        .find(|c| c.get("type").and_then(Value::as_str) == Some(kind))?;
-    let text = |k: &str| condition.get(k).and_then(Value::as_str).unwrap_or("");
-    match (text("reason"), text("message")) {
-        ("", "") => None,
-        (reason, "") => Some(reason.to_string()),
-        ("", message) => Some(message.to_string()),
-        (reason, message) => Some(format!("{reason}: {message}")),
     }
 }
 

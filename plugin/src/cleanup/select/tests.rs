@@ -142,6 +142,7 @@ fn lookup() -> Lookup {
                 deleting: false,
                 controlled: false,
                 status,
+                reason: None,
                 annotations,
             },
         );
