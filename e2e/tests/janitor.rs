@@ -285,7 +285,7 @@ fn failed_kept_then_deleted_with_logs(helm: Helm) {
         .args(["logs", RELEASE, "--hook", "demo-notify"])
         .success();
     assert!(
-        none.stderr.contains("No kept logs of hook demo-notify"),
+        none.stderr.contains("No logs of hook demo-notify"),
         "{none}"
     );
 }

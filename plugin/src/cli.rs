@@ -71,7 +71,11 @@ pub enum CliCommand {
     Rerun(RerunArgs),
     /// Delete leftover hook objects that belong to a release.
     Cleanup(CleanupArgs),
-    /// Show the kept log lines of a release's failed hooks that the janitor deleted.
+    /// Show the logs of a release's hooks: kept lines of deleted ones, then the hook Pods'.
+    #[command(after_help = "Examples:\n  \
+        kubectl hooks logs demo -n team                       # every hook of the latest revision\n  \
+        kubectl hooks logs demo --hook demo-db-migrate --tail 20\n  \
+        kubectl hooks logs demo --event pre-upgrade -f       # follow while helm upgrade runs")]
     Logs(LogsArgs),
     /// Check rendered manifests (`helm template … | kubectl hooks lint -f -`) offline.
     Lint(LintArgs),
@@ -82,16 +86,6 @@ pub enum CliCommand {
     Completion(CompletionArgs),
     /// Print the plugin's version.
     Version(VersionArgs),
-}
-
-/// Output formats of `list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputArg {
-    Table,
-    Wide,
-    Json,
-    Yaml,
-    Name,
 }
 
 /// Output formats of `lint` and `logs`: text or json.
@@ -128,12 +122,25 @@ pub struct ListArgs {
     /// installed again since), with the release each came from and the evidence.
     #[arg(long)]
     pub orphans: bool,
-    /// Output format.
-    #[arg(short = 'o', long, value_enum, default_value = "table")]
-    pub output: OutputArg,
+    /// Output format: table, wide, json, yaml, name, jsonpath=TEMPLATE or
+    /// custom-columns=HEADER:.path,... (kubectl's JSONPath on the HookList document).
+    #[arg(short = 'o', long, value_name = "FORMAT", default_value = "table",
+          value_parser = crate::options::parse_output)]
+    pub output: crate::options::Output,
     /// Do not print the header line of the table.
     #[arg(long)]
     pub no_headers: bool,
+    /// Only hooks whose manifest labels match (kubectl's syntax: app=db,tier!=web,env in (a,b)).
+    #[arg(short = 'l', long, value_name = "SELECTOR", conflicts_with = "orphans")]
+    pub selector: Option<String>,
+    /// Sort the rows by a JSONPath on each item (e.g. .weight, .lastRun.startedAt) instead of
+    /// Helm's execution order.
+    #[arg(long, value_name = "JSONPATH")]
+    pub sort_by: Option<String>,
+    /// After listing, watch for changes: a new line for every hook whose state changes (as
+    /// `helm upgrade` runs them), until Ctrl-C.
+    #[arg(short = 'w', long, conflicts_with = "orphans")]
+    pub watch: bool,
 }
 
 /// `kubectl hooks rerun`.
@@ -192,12 +199,22 @@ pub struct CleanupArgs {
 /// `kubectl hooks logs`.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
-    /// The release whose hooks' kept logs to show.
+    /// The release whose hooks' logs to show.
     pub release: String,
     /// Only these hooks (by name; repeatable or comma-separated).
     #[arg(long = "hook", value_name = "NAME", value_delimiter = ',')]
     pub hooks: Vec<String>,
-    /// Output format: text (default) or json (the kept entries as the janitor wrote them).
+    /// Only the hooks of this event.
+    #[arg(long, value_name = "EVENT")]
+    pub event: Option<String>,
+    /// Follow the hook Pods' logs, and those of hook Pods that start later, until Ctrl-C.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Lines of each container's recent log to show (default: all).
+    #[arg(long, value_name = "N")]
+    pub tail: Option<i64>,
+    /// Output format: text (default) or json (`kept`: the entries as the janitor wrote them;
+    /// `live`: each hook Pod container's lines).
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: TextOrJsonArg,
 }
@@ -301,7 +318,7 @@ mod tests {
         let CliCommand::List(list) = cli.command else {
             panic!("not list")
         };
-        assert_eq!(list.output, OutputArg::Wide);
+        assert_eq!(list.output, crate::options::Output::Wide);
         assert_eq!(list.release.as_deref(), Some("demo"));
     }
 

@@ -80,9 +80,17 @@ fn flag_value(flag: &str, subcommand: Option<&str>) -> Option<Want> {
         ]),
         "-o" | "--output" => match subcommand {
             Some("lint" | "logs") => fixed(&["text", "json"]),
-            _ => fixed(&["table", "wide", "json", "yaml", "name"]),
+            _ => fixed(&[
+                "table",
+                "wide",
+                "json",
+                "yaml",
+                "name",
+                "jsonpath=",
+                "custom-columns=",
+            ]),
         },
-        "--hook" => Some(Want::Nothing),
+        "--hook" | "--selector" | "-l" | "--sort-by" | "--tail" => Some(Want::Nothing),
         _ => None,
     }
 }
@@ -96,6 +104,9 @@ fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
             "--output",
             "--no-headers",
             "--orphans",
+            "--selector",
+            "--sort-by",
+            "--watch",
         ],
         Some("rerun") => &[
             "--event",
@@ -115,7 +126,7 @@ fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
         ],
         Some("lint") => &["--filename", "--policy", "--output"],
         Some("post-render") => &["--policy"],
-        Some("logs") => &["--hook", "--output"],
+        Some("logs") => &["--hook", "--event", "--follow", "--tail", "--output"],
         _ => &[
             "--kubeconfig",
             "--context",

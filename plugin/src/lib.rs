@@ -23,18 +23,21 @@ pub(crate) mod completion;
 pub(crate) mod discovery;
 pub(crate) mod duration;
 pub(crate) mod error;
+pub(crate) mod jsonpath;
 pub(crate) mod lint;
 pub(crate) mod list;
 pub(crate) mod logs;
 pub(crate) mod objects;
 pub(crate) mod options;
 pub(crate) mod orphans;
+pub(crate) mod pod_logs;
 pub(crate) mod policy_file;
 pub(crate) mod post_render;
 pub(crate) mod printers;
 pub(crate) mod releases;
 pub(crate) mod rerun;
 pub(crate) mod rows;
+pub(crate) mod selector;
 pub(crate) mod table;
 #[cfg(test)]
 mod testdata;
@@ -138,7 +141,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::List(o) => list::run(&kube, &options.connection, &o).await,
                     Command::Rerun(o) => rerun::run(&kube, &options.connection, &o).await,
                     Command::Cleanup(o) => cleanup::run(&kube, &options.connection, &o).await,
-                    Command::Logs(o) => logs::run(&kube, &o).await,
+                    Command::Logs(o) => logs::run(&kube, &options.connection, &o).await,
                     Command::Lint(_)
                     | Command::PostRender(_)
                     | Command::Completion(_)

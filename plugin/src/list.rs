@@ -14,12 +14,86 @@ use helm_hooks::release::{Status, recovery_advice};
 use jiff::Timestamp;
 use std::io::Write;
 
+mod watch;
+
 /// Runs `list`.
 pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions) -> Result<u8> {
     if options.orphans {
         return run_orphans(kube, connection, options).await;
     }
     let store = Store::new(kube.client.clone(), connection.driver);
+    let search = kube.search_namespace();
+    let listed = collect(kube, &store, options, true).await?;
+    let mut status = if listed.failures > 0 {
+        crate::EXIT_FAILED
+    } else {
+        crate::EXIT_OK
+    };
+    let rows = &listed.rows;
+    let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
+    if rows.is_empty() && human && !options.watch {
+        eprintln!("{}", empty_message(options, search, &listed.decoded));
+        return Ok(status);
+    }
+    let print = print_options(kube, options);
+    let mut stdout = std::io::stdout().lock();
+    // One release in a table: its revision and status first, as `helm status` heads its output.
+    if let ([record], Output::Table | Output::Wide, false, Some(_)) = (
+        &listed.decoded[..],
+        &options.output,
+        options.no_headers,
+        &options.release,
+    ) {
+        writeln!(stdout, "{}\n", release_line(record)).map_err(Error::Io)?;
+    }
+    printers::print_hooks(rows, &print, &mut stdout).map_err(Error::Io)?;
+    stdout.flush().map_err(Error::Io)?;
+    drop(stdout);
+    if options.watch {
+        status = watch::follow(kube, &store, options, &print, &listed).await?;
+    }
+    Ok(status)
+}
+
+/// `RELEASE: demo   NAMESPACE: team   REVISION: 2   STATUS: deployed`.
+fn release_line(record: &Record) -> String {
+    format!(
+        "RELEASE: {}   NAMESPACE: {}   REVISION: {}   STATUS: {}",
+        record.reference.meta.release,
+        record.reference.namespace,
+        record.reference.meta.revision,
+        record.release.status()
+    )
+}
+
+fn print_options(kube: &Cluster, options: &ListOptions) -> PrintOptions {
+    PrintOptions {
+        output: options.output.clone(),
+        no_headers: options.no_headers,
+        show_namespace: kube.all_namespaces,
+        show_release: options.release.is_none(),
+        now: Timestamp::now(),
+    }
+}
+
+/// What one listing found.
+struct Listed {
+    /// The records whose hooks are listed.
+    decoded: Vec<Record>,
+    /// Their hooks (after `-l`, in Helm's order or `--sort-by`'s), with live state.
+    rows: Vec<HookRow>,
+    /// Records or hooks that could not be read (each reported on stderr).
+    failures: usize,
+}
+
+/// Reads the records in scope, their hooks and the hooks' live objects. `warn`: print the
+/// release-state warnings (the first listing does, a watch's later ones do not repeat them).
+async fn collect(
+    kube: &Cluster,
+    store: &Store,
+    options: &ListOptions,
+    warn: bool,
+) -> Result<Listed> {
     let search = kube.search_namespace();
     let records = store.records(search, options.release.as_deref()).await?;
     let chosen = match &options.release {
@@ -37,14 +111,16 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
         match result {
             Ok(record) => decoded.push(record),
             Err(e) if options.release.is_none() => {
-                eprintln!("error: {}; its hooks are not listed", error::render(&e));
+                if warn {
+                    eprintln!("error: {}; its hooks are not listed", error::render(&e));
+                }
                 failures += 1;
             }
             Err(e) => return Err(e),
         }
     }
     // A stuck or failed release says so, with Helm's own recovery command.
-    for record in &decoded {
+    for record in decoded.iter().filter(|_| warn) {
         let meta = &record.reference.meta;
         let history: Vec<(i64, Status)> = records
             .iter()
@@ -58,55 +134,29 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &ListOptions)
     }
     let mut rows: Vec<(HookRef, HookRow)> = Vec::new();
     for record in &decoded {
-        let of_record = rows_of(record, options.event);
+        let mut of_record = rows_of(record, options.event);
         for problem in manifest_errors(record, &of_record) {
-            eprintln!("error: {problem}");
+            if warn {
+                eprintln!("error: {problem}");
+            }
             failures += 1;
+        }
+        if let Some(selector) = &options.selector {
+            of_record.retain(|(_, row)| selector.matches(&row.labels));
         }
         rows.extend(of_record);
     }
-    let status = if failures > 0 {
-        crate::EXIT_FAILED
-    } else {
-        crate::EXIT_OK
-    };
     let lookup = objects::lookup(&kube.client, rows.iter().map(|(r, _)| r)).await?;
     attach_live(&mut rows, &lookup);
-    let rows: Vec<HookRow> = rows.into_iter().map(|(_, row)| row).collect();
-
-    let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
-    if rows.is_empty() && human {
-        eprintln!("{}", empty_message(options, search, &decoded));
-        return Ok(status);
+    let mut rows: Vec<HookRow> = rows.into_iter().map(|(_, row)| row).collect();
+    if let Some(sort_by) = &options.sort_by {
+        printers::sort_rows(&mut rows, sort_by);
     }
-    let print = PrintOptions {
-        output: options.output,
-        no_headers: options.no_headers,
-        show_namespace: kube.all_namespaces,
-        show_release: options.release.is_none(),
-        now: Timestamp::now(),
-    };
-    let mut stdout = std::io::stdout().lock();
-    // One release in a table: its revision and status first, as `helm status` heads its output.
-    if let ([record], Output::Table | Output::Wide, false, Some(_)) = (
-        &decoded[..],
-        options.output,
-        options.no_headers,
-        &options.release,
-    ) {
-        writeln!(
-            stdout,
-            "RELEASE: {}   NAMESPACE: {}   REVISION: {}   STATUS: {}\n",
-            record.reference.meta.release,
-            record.reference.namespace,
-            record.reference.meta.revision,
-            record.release.status()
-        )
-        .map_err(Error::Io)?;
-    }
-    printers::print_hooks(&rows, &print, &mut stdout).map_err(Error::Io)?;
-    stdout.flush().map_err(Error::Io)?;
-    Ok(status)
+    Ok(Listed {
+        decoded,
+        rows,
+        failures,
+    })
 }
 
 /// `list --orphans`: leftover hooks of releases that are not installed.
@@ -122,17 +172,18 @@ async fn run_orphans(kube: &Cluster, connection: &Connection, options: &ListOpti
         .iter()
         .map(|(object, orphan)| OrphanRow::of(object, orphan))
         .collect();
+    let mut rows = rows;
+    if let Some(sort_by) = &options.sort_by {
+        printers::sort_rows(&mut rows, sort_by);
+    }
     let human = matches!(options.output, Output::Table | Output::Wide | Output::Name);
     if rows.is_empty() && human {
         eprintln!("No leftover hooks found in {}.", kube.scope());
         return Ok(status);
     }
     let print = PrintOptions {
-        output: options.output,
-        no_headers: options.no_headers,
-        show_namespace: kube.all_namespaces,
         show_release: true,
-        now: Timestamp::now(),
+        ..print_options(kube, options)
     };
     let mut stdout = std::io::stdout().lock();
     printers::print_orphans(&rows, &print, &mut stdout).map_err(Error::Io)?;

@@ -1,15 +1,19 @@
-//! `kubectl hooks logs RELEASE [--hook NAME]`: the last log lines of the release's failed hooks
-//! that the janitor deleted, kept in the ConfigMap `helm-hooks-logs.RELEASE` of the hook's
-//! namespace (one JSON entry per hook object; the janitor's retention applies). A hook that is
-//! still in the cluster has its logs where kubectl finds them: `kubectl logs job/NAME`.
+//! `kubectl hooks logs RELEASE [--hook NAME] [--event E] [-f] [--tail N]`: the logs of the
+//! release's hooks. First the last lines the janitor kept of failed hooks it deleted (the
+//! ConfigMap `helm-hooks-logs.RELEASE` of the hook's namespace, one JSON entry per hook object),
+//! then the logs of the hook Pods still in the cluster ([`live`]), every line prefixed
+//! `[pod/POD/CONTAINER]` as `kubectl logs --prefix` does. `-f` follows them.
 
 use crate::client::Cluster;
 use crate::error::{self, Error, Result};
-use crate::options::LogsOptions;
+use crate::options::{Connection, LogsOptions};
+use crate::releases::Store;
 use helm_hooks::janitor_rules::{KEPT_LOGS_LABEL, KEPT_LOGS_RELEASE_LABEL, KeptLog};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams};
 use std::io::Write;
+
+mod live;
 
 /// One kept entry with where it was read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +24,56 @@ pub struct Entry {
 }
 
 /// Runs `logs`.
-pub async fn run(kube: &Cluster, options: &LogsOptions) -> Result<u8> {
+pub async fn run(kube: &Cluster, connection: &Connection, options: &LogsOptions) -> Result<u8> {
+    let (entries, failures) = kept_entries(kube, options).await?;
+    let store = Store::new(kube.client.clone(), connection.driver);
+    let targets = live::targets(kube, &store, options).await?;
+    let mut stdout = std::io::stdout().lock();
+    if options.json {
+        let live = live::read(kube, &targets, options.tail).await?;
+        let logs: Vec<&KeptLog> = entries.iter().map(|e| &e.log).collect();
+        let document = serde_json::json!({ "kept": logs, "live": live });
+        serde_json::to_writer_pretty(&mut stdout, &document)
+            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
+        writeln!(stdout).map_err(Error::Io)?;
+        stdout.flush().map_err(Error::Io)?;
+        return Ok(exit(failures));
+    }
+    write_text(&entries, &mut stdout).map_err(Error::Io)?;
+    stdout.flush().map_err(Error::Io)?;
+    drop(stdout);
+    if options.follow {
+        return live::follow(kube, &store, options, targets).await;
+    }
+    let live = live::read(kube, &targets, options.tail).await?;
+    live::print(&live);
+    if entries.is_empty() && live.is_empty() {
+        let which = if options.hooks.is_empty() {
+            String::new()
+        } else {
+            format!(" of hook {}", options.hooks.join(","))
+        };
+        eprintln!(
+            "No logs{which} for release {} in {}: no hook Pod of it is in the cluster, and the \
+             janitor kept none (it keeps the last lines of failed hooks it deletes).",
+            options.release,
+            kube.scope()
+        );
+    }
+    Ok(exit(failures))
+}
+
+fn exit(failures: usize) -> u8 {
+    if failures > 0 {
+        crate::EXIT_FAILED
+    } else {
+        crate::EXIT_OK
+    }
+}
+
+/// The kept entries of the release (filtered by `--hook`), oldest first, and how many could
+/// not be read (each named on stderr).
+async fn kept_entries(kube: &Cluster, options: &LogsOptions) -> Result<(Vec<Entry>, usize)> {
     let namespace = kube.search_namespace();
     let api: Api<ConfigMap> = match namespace {
         Some(ns) => Api::namespaced(kube.client.clone(), ns),
@@ -51,33 +104,7 @@ pub async fn run(kube: &Cluster, options: &LogsOptions) -> Result<u8> {
             &b.log.name,
         ))
     });
-    let mut stdout = std::io::stdout().lock();
-    if options.json {
-        let logs: Vec<&KeptLog> = entries.iter().map(|e| &e.log).collect();
-        serde_json::to_writer_pretty(&mut stdout, &logs)
-            .map_err(|e| Error::Io(std::io::Error::other(e)))?;
-        writeln!(stdout).map_err(Error::Io)?;
-    } else if entries.is_empty() {
-        let scope = kube.scope();
-        let which = if options.hooks.is_empty() {
-            String::new()
-        } else {
-            format!(" of hook {}", options.hooks.join(","))
-        };
-        eprintln!(
-            "No kept logs{which} for release {} in {scope}: the janitor keeps the last lines of \
-             failed hooks it deletes; a hook still in the cluster shows its logs with kubectl logs.",
-            options.release
-        );
-    } else {
-        write_text(&entries, &mut stdout).map_err(Error::Io)?;
-    }
-    stdout.flush().map_err(Error::Io)?;
-    Ok(if failures > 0 {
-        crate::EXIT_FAILED
-    } else {
-        crate::EXIT_OK
-    })
+    Ok((entries, failures))
 }
 
 /// The entries of one kept-logs ConfigMap whose hook name is in `hooks` (all when empty), and

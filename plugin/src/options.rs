@@ -1,10 +1,12 @@
 //! Validated options: what the subcommands run with, built from clap's [`Cli`] with every value
 //! parsed and every combination checked. A mistake here is bad usage (exit code 2).
 
-use crate::cli::{CliCommand, LintTargetArg, OutputArg, TextOrJsonArg};
+use crate::cli::{CliCommand, LintTargetArg, TextOrJsonArg};
 use crate::duration;
 use crate::error::{Error, Result};
+use crate::jsonpath::Template;
 use crate::objects::LiveStatus;
+use crate::selector::Selector;
 use helm_hooks::hook::HookEvent;
 use helm_hooks::release::StorageDriver;
 use std::path::PathBuf;
@@ -59,15 +61,77 @@ pub struct PostRenderOptions {
 }
 
 /// Output formats of `list`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Output {
     Table,
     Wide,
     Json,
     Yaml,
     Name,
+    /// `-o jsonpath=TEMPLATE` on the list document.
+    JsonPath(Template),
+    /// `-o custom-columns=HEADER:.path,...` on each item.
+    CustomColumns(Vec<CustomColumn>),
 }
 
+impl PartialEq for Output {
+    /// Formats compare by kind (two templates are never compared).
+    fn eq(&self, other: &Output) -> bool {
+        std::mem::discriminant(self) == std::mem::discriminant(other)
+    }
+}
+
+/// One column of `-o custom-columns`.
+#[derive(Debug, Clone)]
+pub struct CustomColumn {
+    pub header: String,
+    pub path: Template,
+}
+
+/// Parses `-o` of `list` as kubectl does: a fixed format, `jsonpath=…` or
+/// `custom-columns=…`.
+pub fn parse_output(text: &str) -> std::result::Result<Output, String> {
+    let (format, argument) = match text.split_once('=') {
+        Some((format, argument)) => (format, Some(argument)),
+        None => (text, None),
+    };
+    match (format, argument) {
+        ("table", None) => Ok(Output::Table),
+        ("wide", None) => Ok(Output::Wide),
+        ("json", None) => Ok(Output::Json),
+        ("yaml", None) => Ok(Output::Yaml),
+        ("name", None) => Ok(Output::Name),
+        ("jsonpath", Some(template)) => Template::parse(template)
+            .map(Output::JsonPath)
+            .map_err(|e| format!("jsonpath template: {e}")),
+        ("custom-columns", Some(spec)) => {
+            let mut columns = Vec::new();
+            for column in spec.split(',') {
+                let (header, path) = column.split_once(':').ok_or_else(|| {
+                    format!(
+                        "custom-columns: {column:?} must be HEADER:JSONPATH, \
+                         e.g. NAME:.name,PHASE:.lastRun.phase"
+                    )
+                })?;
+                let path = Template::parse_relaxed(path)
+                    .map_err(|e| format!("custom-columns {header}: {e}"))?;
+                columns.push(CustomColumn {
+                    header: header.to_string(),
+                    path,
+                });
+            }
+            Ok(Output::CustomColumns(columns))
+        }
+        ("jsonpath" | "custom-columns", None) => Err(format!(
+            "{format} needs a value: -o {format}=..., e.g. -o jsonpath='{{.items[*].name}}' or \
+             -o custom-columns=NAME:.name,PHASE:.lastRun.phase"
+        )),
+        _ => Err(format!(
+            "unknown output format {text:?}: use table, wide, json, yaml, name, \
+             jsonpath=TEMPLATE or custom-columns=SPEC"
+        )),
+    }
+}
 /// `list`.
 #[derive(Debug, Clone)]
 pub struct ListOptions {
@@ -78,6 +142,12 @@ pub struct ListOptions {
     pub no_headers: bool,
     /// `--orphans`: leftovers of releases that are not installed instead of hooks.
     pub orphans: bool,
+    /// `-l`: only hooks whose manifest labels match.
+    pub selector: Option<Selector>,
+    /// `--sort-by`: rows ordered by this expression on each item.
+    pub sort_by: Option<Template>,
+    /// `-w`: keep watching after the first listing.
+    pub watch: bool,
 }
 
 /// `rerun`.
@@ -118,6 +188,12 @@ pub struct LogsOptions {
     pub release: String,
     /// Only these hooks; empty: all.
     pub hooks: Vec<String>,
+    /// `--event`: only this event's hooks.
+    pub event: Option<HookEvent>,
+    /// `-f`.
+    pub follow: bool,
+    /// `--tail N`: the last N lines of each container; `None`: all.
+    pub tail: Option<i64>,
     /// `-o json`.
     pub json: bool,
 }
@@ -199,19 +275,33 @@ impl Options {
                         "--revision {rev}: revisions start at 1"
                     )));
                 }
+                if a.watch && !matches!(a.output, Output::Table | Output::Wide | Output::Json) {
+                    return Err(Error::Usage(
+                        "-w prints a line (table, wide) or a JSON object (json) per change: use \
+                         -o table, -o wide or -o json with --watch"
+                            .into(),
+                    ));
+                }
                 Command::List(ListOptions {
                     release: a.release,
                     revision: a.revision,
                     event: a.event.as_deref().map(parse_event).transpose()?,
-                    output: match a.output {
-                        OutputArg::Table => Output::Table,
-                        OutputArg::Wide => Output::Wide,
-                        OutputArg::Json => Output::Json,
-                        OutputArg::Yaml => Output::Yaml,
-                        OutputArg::Name => Output::Name,
-                    },
+                    output: a.output,
                     no_headers: a.no_headers,
                     orphans: a.orphans,
+                    selector: a
+                        .selector
+                        .as_deref()
+                        .map(Selector::parse)
+                        .transpose()
+                        .map_err(|e| Error::Usage(format!("-l: {e}")))?,
+                    sort_by: a
+                        .sort_by
+                        .as_deref()
+                        .map(Template::parse_relaxed)
+                        .transpose()
+                        .map_err(|e| Error::Usage(format!("--sort-by: {e}")))?,
+                    watch: a.watch,
                 })
             }
             CliCommand::Rerun(a) => {
@@ -294,7 +384,22 @@ impl Options {
             }
             CliCommand::Logs(a) => {
                 validate_release_name(&a.release)?;
+                if a.follow && a.output == TextOrJsonArg::Json {
+                    return Err(Error::Usage(
+                        "-f prints lines as they come: use it with -o text".into(),
+                    ));
+                }
+                if let Some(tail) = a.tail
+                    && tail < 0
+                {
+                    return Err(Error::Usage(format!(
+                        "--tail {tail}: give a number of lines, 0 or more (omit it for all)"
+                    )));
+                }
                 Command::Logs(LogsOptions {
+                    event: a.event.as_deref().map(parse_event).transpose()?,
+                    follow: a.follow,
+                    tail: a.tail,
                     release: a.release,
                     hooks: a
                         .hooks

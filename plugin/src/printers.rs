@@ -2,7 +2,8 @@
 //! `json` and `yaml` lists, and `name` (`job.batch/NAME`).
 
 use crate::duration;
-use crate::options::Output;
+use crate::jsonpath;
+use crate::options::{CustomColumn, Output};
 use crate::orphans::OrphanRow;
 use crate::rows::HookRow;
 use crate::table::{NONE, write_table};
@@ -54,12 +55,92 @@ fn write_list<T: Serialize, W: Write>(
     }
 }
 
+/// The list document as JSON, the input of `-o jsonpath`.
+fn list_value<T: Serialize>(kind: &'static str, items: &[T]) -> io::Result<serde_json::Value> {
+    serde_json::to_value(List {
+        api_version: helm_hooks::policy::API_VERSION,
+        kind,
+        items,
+    })
+    .map_err(io::Error::other)
+}
+
+/// `-o jsonpath=` and `-o custom-columns=`, for any list; `false` for the other formats.
+fn write_templated<T: Serialize, W: Write>(
+    kind: &'static str,
+    items: &[T],
+    options: &PrintOptions,
+    out: &mut W,
+) -> io::Result<bool> {
+    match &options.output {
+        Output::JsonPath(template) => {
+            let text = template.render(&list_value(kind, items)?);
+            out.write_all(text.as_bytes())?;
+            if !text.ends_with('\n') {
+                writeln!(out)?;
+            }
+            Ok(true)
+        }
+        Output::CustomColumns(columns) => {
+            let headers: Vec<&str> = columns.iter().map(|c| c.header.as_str()).collect();
+            let mut table = Vec::new();
+            for item in items {
+                let item = serde_json::to_value(item).map_err(io::Error::other)?;
+                table.push(columns.iter().map(|c| custom_cell(c, &item)).collect());
+            }
+            write_table(out, &headers, &table, options.no_headers)?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+/// A custom column's cell: its values joined by `,`, `<none>` when there are none.
+fn custom_cell(column: &CustomColumn, item: &serde_json::Value) -> String {
+    let values: Vec<String> = column
+        .path
+        .values(item)
+        .into_iter()
+        .map(jsonpath::value_text)
+        .collect();
+    or_none(values.join(","))
+}
+
+/// Orders `rows` by the values `sort_by` selects in each (numbers by value, then the rest as
+/// text; rows without a value first, as kubectl sorts them). Stable: ties keep Helm's order.
+pub fn sort_rows<T: Serialize>(rows: &mut Vec<T>, sort_by: &jsonpath::Template) {
+    let mut keyed: Vec<(SortKey, T)> = rows
+        .drain(..)
+        .map(|row| {
+            let value = serde_json::to_value(&row).unwrap_or_default();
+            let key = match sort_by.values(&value).first() {
+                None => SortKey::Missing,
+                Some(serde_json::Value::Number(n)) => SortKey::Number(n.as_f64().unwrap_or(0.0)),
+                Some(other) => SortKey::Text(jsonpath::value_text(other)),
+            };
+            (key, row)
+        })
+        .collect();
+    keyed.sort_by(|(a, _), (b, _)| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    rows.extend(keyed.into_iter().map(|(_, row)| row));
+}
+
+#[derive(Debug, PartialEq, PartialOrd)]
+enum SortKey {
+    Missing,
+    Number(f64),
+    Text(String),
+}
+
 /// Prints hook rows in the chosen format.
 pub fn print_hooks<W: Write>(
     rows: &[HookRow],
     options: &PrintOptions,
     out: &mut W,
 ) -> io::Result<()> {
+    if write_templated("HookList", rows, options, out)? {
+        return Ok(());
+    }
     match options.output {
         Output::Json | Output::Yaml => {
             write_list("HookList", rows, options.output == Output::Json, out)
@@ -72,7 +153,7 @@ pub fn print_hooks<W: Write>(
             }
             Ok(())
         }
-        Output::Table | Output::Wide => {
+        Output::Table | Output::Wide | Output::JsonPath(_) | Output::CustomColumns(_) => {
             let wide = options.output == Output::Wide;
             let mut headers: Vec<&str> = Vec::new();
             if options.show_namespace {
@@ -217,6 +298,9 @@ pub fn print_orphans<W: Write>(
     options: &PrintOptions,
     out: &mut W,
 ) -> io::Result<()> {
+    if write_templated("OrphanList", rows, options, out)? {
+        return Ok(());
+    }
     match options.output {
         Output::Json | Output::Yaml => {
             write_list("OrphanList", rows, options.output == Output::Json, out)
@@ -227,7 +311,7 @@ pub fn print_orphans<W: Write>(
             }
             Ok(())
         }
-        Output::Table | Output::Wide => {
+        Output::Table | Output::Wide | Output::JsonPath(_) | Output::CustomColumns(_) => {
             let wide = options.output == Output::Wide;
             let mut headers: Vec<&str> = Vec::new();
             if options.show_namespace {

@@ -60,10 +60,28 @@ impl Store {
     }
 
     fn api(&self, namespace: Option<&str>) -> Api<DynamicObject> {
+        self.api_with(self.client.clone(), namespace)
+    }
+
+    fn api_with(&self, client: Client, namespace: Option<&str>) -> Api<DynamicObject> {
         match namespace {
-            Some(ns) => Api::namespaced_with(self.client.clone(), ns, &self.resource),
-            None => Api::all_with(self.client.clone(), &self.resource),
+            Some(ns) => Api::namespaced_with(client, ns, &self.resource),
+            None => Api::all_with(client, &self.resource),
         }
+    }
+
+    /// What to watch for new and updated records of `release` (or of every release) in
+    /// `namespace`: the API through `client` (a watch client) and the label selector.
+    pub fn watch_target(
+        &self,
+        client: Client,
+        namespace: Option<&str>,
+        release: Option<&str>,
+    ) -> (Api<DynamicObject>, String) {
+        (
+            self.api_with(client, namespace),
+            release_label_selector(release),
+        )
     }
 
     /// Every stored revision (of `release`, or of every release) in `namespace` (`None`: all

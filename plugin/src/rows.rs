@@ -9,6 +9,7 @@ use helm_hooks::ownership::predates_release;
 use helm_hooks::release::{Hook, HookPhase};
 use jiff::Timestamp;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// One line of `list`: a hook of one revision, with its live object.
 #[derive(Debug, Clone, Serialize)]
@@ -33,6 +34,9 @@ pub struct HookRow {
     pub effective_delete_policies: Vec<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub output_log_policies: Vec<String>,
+    /// `metadata.labels` of the stored manifest (what `list -l` selects on).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
     pub last_run: LastRun,
     /// The live object's state.
     pub status: LiveStatus,
@@ -135,6 +139,7 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
                     .map(|p| p.as_str().to_string())
                     .collect(),
                 output_log_policies: hook.output_log_policy_names.clone(),
+                labels: labels_of(&reference.manifest),
                 last_run: LastRun::of(hook),
                 status: if reference.manifest_error.is_some() {
                     LiveStatus::Unknown
@@ -154,6 +159,17 @@ pub fn rows_of(record: &Record, event: Option<HookEvent>) -> Vec<(HookRef, HookR
             };
             (reference, row)
         })
+        .collect()
+}
+
+/// `metadata.labels` of a stored manifest (non-string values are skipped).
+fn labels_of(manifest: &serde_json::Value) -> BTreeMap<String, String> {
+    manifest
+        .pointer("/metadata/labels")
+        .and_then(serde_json::Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_string())))
         .collect()
 }
 

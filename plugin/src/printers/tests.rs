@@ -21,6 +21,7 @@ fn row(name: &str, kind: &str, weight: i64) -> HookRow {
         delete_policies: vec![],
         effective_delete_policies: vec!["before-hook-creation".into()],
         output_log_policies: vec![],
+        labels: Default::default(),
         last_run: LastRun {
             phase: HookPhase::Succeeded,
             started_at: Some("2026-05-01T11:55:00Z".parse().unwrap()),

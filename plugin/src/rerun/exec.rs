@@ -13,6 +13,7 @@ use crate::duration;
 use crate::error::{self, Error, Result};
 use crate::objects::{self, condition_text, has_condition};
 use futures::{StreamExt, TryStreamExt};
+use helm_hooks::hook::OutputLogPolicy;
 use helm_hooks::ownership::{LiveMeta, Ownership, ReleaseHooks};
 use helm_hooks::workload::Workload;
 use kube::api::{
@@ -108,6 +109,14 @@ pub async fn execute(
         if let Some(task) = log_task {
             logs::finish(task).await;
         }
+        let wanted = if outcome.ok() {
+            OutputLogPolicy::HookSucceeded
+        } else {
+            OutputLogPolicy::HookFailed
+        };
+        if step.output_logs.contains(&wanted) {
+            logs::output_by_policy(kube, step).await;
+        }
         let name = step.hook.kubectl_name();
         match &outcome {
             Outcome::Succeeded => progress.line(&format!("{name} succeeded")),
@@ -147,13 +156,34 @@ pub async fn execute(
             .iter()
             .map(|s| s.hook.name.as_str())
             .collect();
-        let reason = match outcome {
-            Outcome::Failed(reason) => reason,
-            Outcome::TimedOut => format!("timed out after {}", duration::go_format(timeout)),
+        let logs = format!(
+            "kubectl hooks logs {} -n {} --hook {}",
+            plan.release, plan.namespace, step.hook.name
+        );
+        let (reason, next) = match outcome {
+            Outcome::Failed(reason) => (reason, format!("its logs: {logs}")),
+            // The Job or Pod goes on in the cluster: say so, and how to follow or stop it.
+            Outcome::TimedOut if step.delete_on_failure => (
+                format!(
+                    "timed out after {} (deleted under hook-failed)",
+                    duration::go_format(timeout)
+                ),
+                format!("its logs, if the janitor kept them: {logs}"),
+            ),
+            Outcome::TimedOut => (
+                format!(
+                    "timed out after {}; {name} is still running in the cluster",
+                    duration::go_format(timeout)
+                ),
+                format!(
+                    "follow it: {logs} -f; stop it: kubectl delete {name} -n {}",
+                    step.hook.namespace
+                ),
+            ),
             _ => unreachable!("successes continue above"),
         };
         return Err(Error::Failed(format!(
-            "{} hook {} failed: {reason}{}",
+            "{} hook {} failed: {reason}{}\nnext: {next}",
             plan.event,
             step.hook.name,
             if skipped.is_empty() {

@@ -4,10 +4,10 @@
 
 use super::plan::Step;
 use crate::client::Cluster;
-use futures::{AsyncBufReadExt, TryStreamExt};
+use crate::pod_logs;
 use helm_hooks::workload::Workload;
 use k8s_openapi::api::core::v1::Pod;
-use kube::api::{Api, DynamicObject, ListParams, LogParams};
+use kube::api::{Api, DynamicObject, ListParams};
 use std::collections::BTreeSet;
 use std::time::Duration;
 use tokio::sync::oneshot;
@@ -51,13 +51,14 @@ pub fn spawn(kube: &Cluster, step: &Step, created: &DynamicObject) -> LogTask {
             };
             for pod in found {
                 let pod_name = pod.metadata.name.clone().unwrap_or_default();
-                for container in startable_containers(&pod) {
+                for container in pod_logs::startable_containers(&pod) {
                     if started.insert((pod_name.clone(), container.clone())) {
                         let warn = started.len() == 1;
-                        streams.spawn(stream(
+                        streams.spawn(pod_logs::stream(
                             pods.clone(),
                             pod_name.clone(),
                             container,
+                            pod_logs::follow(None),
                             format!("[{hook}] "),
                             warn,
                         ));
@@ -81,43 +82,45 @@ pub fn spawn(kube: &Cluster, step: &Step, created: &DynamicObject) -> LogTask {
     LogTask { stop, handle }
 }
 
-/// Containers whose logs can be read: running or terminated.
-fn startable_containers(pod: &Pod) -> Vec<String> {
-    let Some(status) = pod.status.as_ref() else {
-        return Vec::new();
+/// `helm.sh/hook-output-log-policy`: once the hook ended, prints the logs of its Pods to stderr
+/// as Helm does (a Job's Pods by label `job-name`, a Pod by name; every container of the Pod's
+/// spec, the whole log, unprefixed). A Pod whose logs cannot be read is a warning.
+pub async fn output_by_policy(kube: &Cluster, step: &Step) {
+    let pods: Api<Pod> = Api::namespaced(kube.client.clone(), &step.hook.namespace);
+    let workload = Workload::of_type(&step.hook.type_key.api_version, &step.hook.type_key.kind);
+    let params = match workload {
+        Workload::Job => ListParams::default().labels(&format!("job-name={}", step.hook.name)),
+        Workload::Pod => ListParams::default().fields(&format!("metadata.name={}", step.hook.name)),
+        Workload::Other => return,
     };
-    status
-        .init_container_statuses
-        .iter()
-        .flatten()
-        .chain(status.container_statuses.iter().flatten())
-        .filter(|c| {
-            c.state
-                .as_ref()
-                .is_some_and(|s| s.running.is_some() || s.terminated.is_some())
-        })
-        .map(|c| c.name.clone())
-        .collect()
-}
-
-async fn stream(pods: Api<Pod>, pod: String, container: String, prefix: String, warn: bool) {
-    let params = LogParams {
-        container: Some(container.clone()),
-        follow: true,
-        ..LogParams::default()
+    let found = match pods.list(&params).await {
+        Ok(list) => list.items,
+        Err(e) => {
+            eprintln!(
+                "warning: cannot list the Pods of {} for its output-log policy: {}",
+                step.hook.kubectl_name(),
+                crate::error::brief(&e)
+            );
+            return;
+        }
     };
-    match pods.log_stream(&pod, &params).await {
-        Ok(reader) => {
-            let mut lines = reader.lines();
-            while let Ok(Some(line)) = lines.try_next().await {
-                println!("{prefix}{line}");
+    for pod in found {
+        let name = pod.metadata.name.clone().unwrap_or_default();
+        let containers = pod.spec.map(|s| s.containers).unwrap_or_default();
+        for container in containers {
+            let params = kube::api::LogParams {
+                container: Some(container.name.clone()),
+                ..Default::default()
+            };
+            match pods.logs(&name, &params).await {
+                Ok(text) => eprint!("{text}"),
+                Err(e) => eprintln!(
+                    "warning: cannot read the logs of pod/{name} container {}: {}",
+                    container.name,
+                    crate::error::brief(&e)
+                ),
             }
         }
-        Err(e) if warn => eprintln!(
-            "warning: cannot stream logs of pod/{pod} container {container}: {}",
-            crate::error::brief(&e)
-        ),
-        Err(_) => {}
     }
 }
 

@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use crate::objects::HookRef;
 use crate::releases::Record;
 use crate::table::write_table;
-use helm_hooks::hook::{DeletePolicy, HookEvent};
+use helm_hooks::hook::{DeletePolicy, HookEvent, OutputLogPolicy};
 use helm_hooks::ownership::{RERUN_ANNOTATION, is_never_deleted, rerun_stamp};
 use helm_hooks::workload::is_waited_kind;
 use serde_json::Value;
@@ -29,6 +29,9 @@ pub struct Step {
     pub delete_on_success: bool,
     /// `hook-failed`: deleted when this hook fails.
     pub delete_on_failure: bool,
+    /// `helm.sh/hook-output-log-policy`: print the Pods' logs when the hook succeeded or
+    /// failed, as Helm does.
+    pub output_logs: Vec<OutputLogPolicy>,
 }
 
 /// What `rerun` will do.
@@ -95,6 +98,7 @@ pub fn plan(record: &Record, event: HookEvent, only: &[String]) -> Result<Plan> 
             delete_before: has(DeletePolicy::BeforeHookCreation),
             delete_on_success: has(DeletePolicy::HookSucceeded),
             delete_on_failure: has(DeletePolicy::HookFailed),
+            output_logs: hook.output_log_policies(),
             wait: is_waited_kind(&reference.type_key.api_version, &reference.type_key.kind),
             defaulted: hook.delete_policy_names.is_empty(),
             policies,
