@@ -925,7 +925,7 @@ fn lint_target_argocd_on_the_demo_chart() {
     assert_eq!(runs_at_first_sync, 2, "db-migrate and backup: {out}");
     assert!(
         out.stdout
-            .contains("  warning  metadata.annotations.helm.sh/hook: Argo CD ignores test hooks"),
+            .contains("  warning  metadata.annotations[helm.sh/hook]: Argo CD ignores test hooks"),
         "{out}"
     );
     assert!(out.stdout.contains("[argocd/test-hook-ignored]"), "{out}");

@@ -77,7 +77,17 @@ pub enum CliCommand {
         kubectl hooks logs demo --hook demo-db-migrate --tail 20\n  \
         kubectl hooks logs demo --event pre-upgrade -f       # follow while helm upgrade runs")]
     Logs(LogsArgs),
-    /// Check rendered manifests (`helm template … | kubectl hooks lint -f -`) offline.
+    /// Check a chart, or rendered manifests, offline: Helm's silent mistakes and the policy.
+    #[command(after_help = "Examples:\n  \
+        kubectl hooks lint ./mychart                          # renders it with helm template\n  \
+        kubectl hooks lint ./mychart -- --set migrate.enabled=true -f prod.yaml\n  \
+        helm template demo ./mychart | kubectl hooks lint -f -\n  \
+        kubectl hooks lint rendered.yaml --strict -q          # CI: warnings fail, errors only\n\n\
+        Check ids (`check` in -o json): annotation/<mistake> (unknown-event, empty-event, \
+        unknown-delete-policy, empty-delete-policy, default-delete-policy-off, weight-not-integer, \
+        unknown-output-log-policy, unknown-resource-policy, duplicate-value, annotation-too-large, \
+        not-a-string), policy/<rule id>, order/dependency-runs-later, \
+        order/regular-resource-not-yet-created, argocd/<rule>, flux/<rule> (see the README).")]
     Lint(LintArgs),
     /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
     /// every hook on stdout (`helm template … | kubectl hooks post-render`).
@@ -238,9 +248,13 @@ pub enum VersionOutputArg {
 /// `kubectl hooks lint`.
 #[derive(Debug, Args)]
 pub struct LintArgs {
-    /// Rendered manifests to check (`-` for stdin), as with `-f`.
-    #[arg(value_name = "FILE", conflicts_with = "file")]
+    /// Rendered manifests to check (`-` for stdin), as with `-f`; or one chart directory,
+    /// rendered with `helm template` (objects Helm would drop included).
+    #[arg(value_name = "FILE|CHART_DIR", conflicts_with = "file")]
     pub files: Vec<PathBuf>,
+    /// With a chart directory: flags for `helm template` (`-- --set key=value -f values.yaml`).
+    #[arg(last = true, value_name = "HELM_TEMPLATE_FLAGS")]
+    pub helm_args: Vec<String>,
     /// The rendered manifests to check (`-` for stdin).
     #[arg(
         short = 'f',

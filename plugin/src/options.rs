@@ -210,6 +210,10 @@ pub enum LintOutput {
 pub struct LintOptions {
     /// The inputs in order; `None` for stdin.
     pub files: Vec<Option<PathBuf>>,
+    /// `lint CHART_DIR`: render this chart with helm instead of reading `files`.
+    pub chart: Option<PathBuf>,
+    /// Flags for `helm template` after `--` (with a chart).
+    pub helm_args: Vec<String>,
     /// `--strict`: warnings fail too.
     pub strict: bool,
     /// `--quiet`: errors and warnings only.
@@ -411,6 +415,28 @@ impl Options {
                 })
             }
             CliCommand::Lint(a) => Command::Lint(LintOptions {
+                chart: match &a.files[..] {
+                    [one] if crate::lint::chart::is_chart(one) => Some(one.clone()),
+                    many if many.iter().any(|f| f.is_dir()) => {
+                        return Err(Error::Usage(
+                            "lint takes one chart directory (with Chart.yaml), or rendered \
+                             manifest files"
+                                .into(),
+                        ));
+                    }
+                    _ => None,
+                },
+                helm_args: {
+                    let chart = matches!(&a.files[..], [one] if crate::lint::chart::is_chart(one));
+                    if !a.helm_args.is_empty() && !chart {
+                        return Err(Error::Usage(
+                            "flags after -- go to helm template: give a chart directory \
+                             (kubectl hooks lint ./chart -- --set key=value)"
+                                .into(),
+                        ));
+                    }
+                    a.helm_args
+                },
                 files: if a.files.is_empty() {
                     vec![a.file]
                 } else {

@@ -230,6 +230,12 @@ impl fmt::Display for AnnotationTooLarge {
 
 impl std::error::Error for AnnotationTooLarge {}
 
+/// The field path of annotation `key` in every message (webhook, post-renderer, lint):
+/// `metadata.annotations[helm.sh/hook-weight]` (brackets, since keys contain dots).
+pub fn annotation_field(key: &str) -> String {
+    format!("metadata.annotations[{key}]")
+}
+
 /// Splits an annotation value the way Helm does: on `,`, each part trimmed and lower-cased.
 /// Refuses values over [`MAX_ANNOTATION_BYTES`] or [`MAX_ANNOTATION_ITEMS`] before splitting.
 pub fn split_annotation_value(value: &str) -> Result<Vec<String>, AnnotationTooLarge> {

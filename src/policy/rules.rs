@@ -93,7 +93,7 @@ fn annotation_findings(hook: &ParsedHook) -> Vec<Finding> {
         };
         findings.push(finding(
             rule,
-            format!("metadata.annotations[{}]", d.annotation),
+            crate::hook::annotation_field(d.annotation),
             message,
         ));
     }

@@ -5,6 +5,7 @@
 //! `flux`, also what those tools do differently with the hooks ([`targets`]). Exit 1 on errors,
 //! 0 when clean or only warnings. No cluster access.
 
+pub mod chart;
 pub(crate) mod prerequisites;
 pub mod targets;
 
@@ -62,6 +63,17 @@ pub struct Finding {
     /// What to do, for target rules (the other checks say it in `message`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fix: Option<String>,
+    /// For a policy rule: the exact line the webhook (and the post-renderer) would show for
+    /// it, `rule: Kind/name: field: message`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<String>,
+    /// The template file the object comes from (`# Source:`; relative to the chart with
+    /// `lint CHART_DIR`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    /// With `lint CHART_DIR`: the 1-based line of `file` where the field is written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 /// The findings and the webhook's patch for one hook object.
@@ -92,9 +104,14 @@ pub struct Summary {
     pub warnings: usize,
 }
 
-/// The whole result.
+/// The whole result: `-o json` prints it as a `LintReport` document.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
+    /// `hooks.helm-hooks.io/v1alpha1`, like every document the plugin prints.
+    pub api_version: &'static str,
+    /// `LintReport`.
+    pub kind: &'static str,
     /// The tools the chart was checked for (`--target`).
     pub targets: Vec<Target>,
     pub summary: Summary,
@@ -126,7 +143,11 @@ fn append_stream(text: &mut String, content: &str) {
 pub fn run(options: &LintOptions) -> Result<u8> {
     let mut text = String::new();
     let mut names = Vec::new();
-    for file in &options.files {
+    if let Some(chart) = &options.chart {
+        text = chart::render(chart, &options.helm_args)?;
+        names.push(chart.display().to_string());
+    }
+    for file in options.files.iter().filter(|_| options.chart.is_none()) {
         match file {
             Some(path) => {
                 let content = std::fs::read_to_string(path)
@@ -155,7 +176,8 @@ pub fn run(options: &LintOptions) -> Result<u8> {
     let name = names.join(", ");
     let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
-    let report = lint(&objects, &policy, &options.targets);
+    let mut report = lint(&objects, &policy, &options.targets);
+    attach_locations(&mut report, options.chart.as_deref());
     let mut stdout = std::io::stdout().lock();
     match options.output {
         LintOutput::Json => {
@@ -200,7 +222,7 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
             findings.push(Finding {
                 severity: Level::Error,
                 check: "annotation/not-a-string".into(),
-                field: format!("metadata.annotations.{key}"),
+                field: helm_hooks::hook::annotation_field(&key),
                 message: "annotation values must be strings: Helm fails to read the manifest \
                           and the API server rejects it; quote the value"
                     .into(),
@@ -208,6 +230,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
                 mode: None,
                 target: None,
                 fix: None,
+                webhook: None,
+                file: None,
+                line: None,
             });
         }
         let Some(parsed) = parse_hook(&annotations_of(&object.value)) else {
@@ -242,12 +267,15 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
             findings.push(Finding {
                 severity,
                 check: format!("annotation/{kind}"),
-                field: format!("metadata.annotations.{}", d.annotation),
+                field: helm_hooks::hook::annotation_field(d.annotation),
                 message: format!("{:?}: {}", d.value, d.message),
                 rule: rule.map(|v| v.rule.as_str().to_string()),
                 mode: rule.map(|v| v.mode.as_str().to_string()),
                 target: None,
                 fix: None,
+                webhook: rule.map(|v| v.describe()),
+                file: None,
+                line: None,
             });
         }
         for v in &verdict.violations {
@@ -266,6 +294,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
                 mode: Some(v.mode.as_str().to_string()),
                 target: None,
                 fix: None,
+                webhook: Some(v.describe()),
+                file: None,
+                line: None,
             });
         }
         let patch: Vec<Value> = verdict
@@ -322,6 +353,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
                 mode: None,
                 target: None,
                 fix: None,
+                webhook: None,
+                file: None,
+                line: None,
             });
         }
     }
@@ -345,6 +379,9 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
             mode: None,
             target: Some(found.target),
             fix: Some(found.fix),
+            webhook: None,
+            file: None,
+            line: None,
         };
         match reports.iter_mut().find(|(i, _)| *i == found.index) {
             Some((_, report)) => report.findings.push(finding),
@@ -372,9 +409,30 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
         }
     }
     Report {
+        api_version: helm_hooks::policy::API_VERSION,
+        kind: "LintReport",
         targets: targets_checked,
         summary,
         objects,
+    }
+}
+
+/// Names each finding's template file: the `# Source:` path, or with a chart directory the
+/// path in the chart and the line where the field is written.
+fn attach_locations(report: &mut Report, chart: Option<&std::path::Path>) {
+    for object in &mut report.objects {
+        let Some(source) = object.source.clone() else {
+            continue;
+        };
+        for finding in &mut object.findings {
+            match chart.and_then(|c| chart::locate(c, &source, &object.kind, &finding.field)) {
+                Some((file, line)) => {
+                    finding.file = Some(file);
+                    finding.line = Some(line);
+                }
+                None => finding.file = Some(source.clone()),
+            }
+        }
     }
 }
 
@@ -441,13 +499,15 @@ pub fn write_text<W: Write>(report: &Report, quiet: bool, out: &mut W) -> std::i
                 .as_ref()
                 .map(|fix| format!("; {fix}"))
                 .unwrap_or_default();
-            writeln!(
-                out,
+            let line = format!(
                 "  {:<8} {}: {}{fix}{rule}",
                 f.severity.label(),
                 f.field,
                 f.message
-            )?;
+            );
+            for part in wrap(&line, TEXT_WIDTH, "           ") {
+                writeln!(out, "{part}")?;
+            }
         }
         if !quiet && !object.patch.is_empty() && !object.dropped {
             writeln!(out, "  patch    the webhook would apply:")?;
@@ -475,6 +535,31 @@ pub fn write_text<W: Write>(report: &Report, quiet: bool, out: &mut W) -> std::i
         s.warnings,
         plural(s.warnings)
     )
+}
+
+/// Text output wraps findings at this many columns.
+const TEXT_WIDTH: usize = 100;
+
+/// Splits `line` at spaces into lines of at most `width` columns (a longer word stays whole),
+/// continuing with `indent`; spacing inside a line is kept.
+fn wrap(line: &str, width: usize, indent: &str) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut rest = line.to_string();
+    while rest.chars().count() > width {
+        let chars: Vec<char> = rest.chars().collect();
+        let start = indent.len().min(chars.len());
+        let cut = (start + 1..=width)
+            .rev()
+            .find(|&i| chars[i] == ' ')
+            .or_else(|| (width..chars.len()).find(|&i| chars[i] == ' '));
+        let Some(cut) = cut else { break };
+        let head: String = chars[..cut].iter().collect();
+        let tail: String = chars[cut..].iter().collect();
+        lines.push(head.trim_end().to_string());
+        rest = format!("{indent}{}", tail.trim_start());
+    }
+    lines.push(rest);
+    lines
 }
 
 fn plural(n: usize) -> &'static str {

@@ -72,9 +72,9 @@ pub const ARGOCD_HOOK_ANNOTATION: &str = "argocd.argoproj.io/hook";
 /// `argocd.argoproj.io/sync-wave`: Argo CD's ordering, read before `helm.sh/hook-weight`.
 pub const ARGOCD_SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
 
-const HOOK_FIELD: &str = "metadata.annotations.helm.sh/hook";
-const WEIGHT_FIELD: &str = "metadata.annotations.helm.sh/hook-weight";
-const DELETE_POLICY_FIELD: &str = "metadata.annotations.helm.sh/hook-delete-policy";
+const HOOK_FIELD: &str = "metadata.annotations[helm.sh/hook]";
+const WEIGHT_FIELD: &str = "metadata.annotations[helm.sh/hook-weight]";
+const DELETE_POLICY_FIELD: &str = "metadata.annotations[helm.sh/hook-delete-policy]";
 
 /// One rendered object as the target rules see it.
 #[derive(Debug, Clone)]
@@ -102,7 +102,7 @@ pub struct TargetFinding {
     pub check: &'static str,
     /// Error when the tool silently never runs the hook (or never can), else warning.
     pub severity: Level,
-    /// The annotation the finding is about: `metadata.annotations.helm.sh/hook`.
+    /// The annotation the finding is about: `metadata.annotations[helm.sh/hook]`.
     pub field: String,
     /// What the target does with the hook.
     pub message: String,

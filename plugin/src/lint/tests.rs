@@ -152,3 +152,18 @@ fn json_report_shape() {
     assert_eq!(v["objects"][0]["source"], "demo/templates/x.yaml");
     assert_eq!(v["objects"][0]["findings"][0]["severity"], "error");
 }
+
+/// Issue 14: lint's text had 14 of 35 lines over 100 columns; findings wrap at 100.
+#[test]
+fn text_findings_wrap_at_100_columns() {
+    let line = format!("  warning  metadata.annotations.x: {}", "word ".repeat(40));
+    let parts = super::wrap(line.trim_end(), 100, "           ");
+    assert!(parts.len() > 1);
+    assert!(parts.iter().all(|p| p.chars().count() <= 100), "{parts:#?}");
+    assert!(parts[0].starts_with("  warning  metadata"));
+    assert!(parts[1].starts_with("           word"));
+    assert_eq!(
+        parts.join(" ").split_whitespace().count(),
+        line.split_whitespace().count()
+    );
+}

@@ -283,7 +283,7 @@ fn findings_name_the_annotation_and_the_fix() {
             .clone()
     };
     let f = finding("install-only", "argocd/runs-every-sync");
-    assert_eq!(f.field, "metadata.annotations.helm.sh/hook");
+    assert_eq!(f.field, "metadata.annotations[helm.sh/hook]");
     assert_eq!(f.target, Some(Target::Argocd));
     assert!(
         f.message.contains("pre-install as PreSync"),
@@ -303,9 +303,9 @@ fn findings_name_the_annotation_and_the_fix() {
     let f = finding("mixed-case", "argocd/hook-ignored");
     assert_eq!(f.fix.as_deref(), Some("write pre-install,pre-upgrade"));
     let f = finding("weight-vs-wave", "argocd/weight-overridden");
-    assert_eq!(f.field, "metadata.annotations.helm.sh/hook-weight");
+    assert_eq!(f.field, "metadata.annotations[helm.sh/hook-weight]");
     let f = finding("post-delete", "flux/delete-hook-left-behind");
-    assert_eq!(f.field, "metadata.annotations.helm.sh/hook-delete-policy");
+    assert_eq!(f.field, "metadata.annotations[helm.sh/hook-delete-policy]");
     assert_eq!(f.target, Some(Target::Flux));
 }
 
@@ -340,7 +340,7 @@ fn text_names_the_rule_and_json_the_target() {
     let text = String::from_utf8(out).unwrap();
     assert!(
         text.contains(
-            "  warning  metadata.annotations.helm.sh/hook: Argo CD runs pre-install as PreSync"
+            "  warning  metadata.annotations[helm.sh/hook]: Argo CD runs pre-install as PreSync"
         ),
         "{text}"
     );
