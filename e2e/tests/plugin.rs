@@ -973,3 +973,97 @@ fn lint_target_argocd_on_the_demo_chart() {
     assert_eq!(checks("demo-notify"), []);
     assert_eq!(checks("demo-config-validate"), []);
 }
+
+/// Issue 14: `-w`, `-l`, `--sort-by`, `-o jsonpath=…` and `-o custom-columns=…` were rejected
+/// (with clap's misleading `use '-- -w'` tip). They now work as kubectl's do, on the HookList
+/// document `-o json` prints.
+#[test]
+fn list_takes_kubectls_output_flags() {
+    let ns = TestNamespace::new("plugin-output-flags");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    let names = hooks(&ns)
+        .args(["list", RELEASE, "-o", "jsonpath={.items[*].name}"])
+        .success()
+        .stdout;
+    let expected: Vec<String> = list_json(&ns, &[])
+        .iter()
+        .map(|i| i["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names.split_whitespace().collect::<Vec<_>>(), expected);
+    // range/end and literals; --sort-by orders by weight (numbers as numbers).
+    let ranged = hooks(&ns)
+        .args([
+            "list",
+            RELEASE,
+            "--sort-by=.weight",
+            "-o",
+            r#"jsonpath={range .items[*]}{.weight}{" "}{.name}{"\n"}{end}"#,
+        ])
+        .success()
+        .stdout;
+    let weights: Vec<i64> = ranged
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().parse().unwrap())
+        .collect();
+    assert!(weights.windows(2).all(|w| w[0] <= w[1]), "{ranged}");
+    assert_eq!(weights.len(), expected.len());
+    let columns = hooks(&ns)
+        .args([
+            "list",
+            RELEASE,
+            "-o",
+            "custom-columns=HOOK:.name,PHASE:.lastRun.phase,LABEL:.labels.app\\.kubernetes\\.io/name",
+        ])
+        .success()
+        .stdout;
+    let mut lines = columns.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .eq(["HOOK", "PHASE", "LABEL"]),
+        "{columns}"
+    );
+    assert!(
+        lines.any(|l| l
+            .split_whitespace()
+            .eq(["demo-seed", "Succeeded", "hooks-demo"])),
+        "{columns}"
+    );
+    // -l on the manifests' labels.
+    let all = hooks(&ns)
+        .args([
+            "list",
+            RELEASE,
+            "-l",
+            "app.kubernetes.io/name=hooks-demo",
+            "-o",
+            "name",
+        ])
+        .success();
+    assert!(all.stdout.contains("job.batch/demo-seed"), "{all}");
+    let none = hooks(&ns)
+        .args([
+            "list",
+            RELEASE,
+            "-l",
+            "app.kubernetes.io/name notin (hooks-demo)",
+        ])
+        .success();
+    assert!(
+        none.stdout.is_empty() && none.stderr.contains("No hooks found"),
+        "{none}"
+    );
+    // Mistakes are usage errors that name the flag.
+    for (args, says) in [
+        (&["-o", "jsonpath={.items["][..], "jsonpath template"),
+        (&["-l", "app in hooks-demo"], "-l: label selector"),
+        (&["-o", "xml"], "unknown output format"),
+        (&["-w", "-o", "name"], "-w prints a line"),
+    ] {
+        let out = hooks(&ns).args(["list", RELEASE]).args(args).failure();
+        assert_eq!(out.code, Some(2), "{args:?}: {out}");
+        assert!(out.stderr.contains(says), "{args:?}: {out}");
+    }
+}

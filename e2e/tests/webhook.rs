@@ -555,3 +555,181 @@ fn post_rendered_hooks_need_no_webhook_patch() {
     );
     assert_eq!(webhook.count("validate", "denied"), 0);
 }
+
+/// Issue 14, "Done when": a newcomer's session with `kubectl hooks`, on a namespace the
+/// webhook reviews. They complete a release name; watch an upgrade's hooks live; see that a
+/// release is stuck (helm killed mid-upgrade) and the command that unsticks it; read a failed
+/// hook's logs; and get the same finding from `kubectl hooks lint` as from the webhook.
+#[test]
+fn newcomer_session_with_kubectl_hooks() {
+    let ns = TestNamespace::reviewed("webhook-newcomer");
+    let _webhook = webhook_for(&ns);
+    let hooks = || e2e::kubectl_hooks().args(["-n", ns.name()]);
+    let upgrade = |extra: &[&str]| {
+        ns.helm(Helm::V4)
+            .args(["upgrade", "demo"])
+            .arg(chart("hooks-demo"))
+            .args(["--timeout", "60s"])
+            .args(extra)
+            .output()
+    };
+    ns.helm(Helm::V4)
+        .args(["install", "demo"])
+        .arg(chart("hooks-demo"))
+        .args(["--timeout", "60s"])
+        .success();
+
+    // 1. `kubectl hooks list <TAB>` completes the release (kubectl runs kubectl_complete-hooks).
+    let plugin = e2e::workspace_binary("kubectl_complete-hooks", "KUBECTL_COMPLETE_HOOKS_BIN");
+    let mut dirs = vec![plugin.parent().unwrap().to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    let completed = kubectl()
+        .env("PATH", std::env::join_paths(dirs).unwrap())
+        .args(["__complete", "hooks", "-n", ns.name(), "list", "de"])
+        .success();
+    assert!(completed.stdout.lines().any(|l| l == "demo"), "{completed}");
+
+    // 2. `list -w` follows `helm upgrade` as it runs the hooks: the new revision's line, then
+    // a line per hook whose state changed, until Ctrl-C.
+    let out_path = std::env::temp_dir().join(format!("newcomer-watch-{}.out", ns.name()));
+    let watcher = Command::new(e2e::workspace_binary("kubectl-hooks", "KUBECTL_HOOKS_BIN"))
+        .args(["-n", ns.name(), "list", "demo", "-w"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert!(upgrade(&[]).ok());
+    std::thread::sleep(Duration::from_secs(2));
+    Run::new("kill")
+        .args(["-INT", &watcher.id().to_string()])
+        .success();
+    let status = wait_child(watcher);
+    let watched = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_file(&out_path);
+    assert!(
+        status.success(),
+        "list -w ended with {status:?}:\n{watched}"
+    );
+    assert!(
+        watched.lines().next().unwrap_or("").contains("REVISION: 1"),
+        "{watched}"
+    );
+    // What came after the first table (whose last row is the test hook).
+    let (_, live) = watched.split_once("pod/demo-smoke-test").unwrap();
+    for expected in [
+        "RELEASE: demo   NAMESPACE: ",
+        "REVISION: 2   STATUS: deployed",
+        "job/demo-db-migrate",
+        "job/demo-seed",
+    ] {
+        assert!(
+            live.contains(expected),
+            "{expected:?} not followed:\n{watched}"
+        );
+    }
+
+    // 3. helm killed mid-upgrade leaves the release pending-upgrade; `list` says so and names
+    // the command that recovers it, which then works.
+    let mut killed = Command::new(Helm::V4.binary())
+        .args(["upgrade", "demo", "-n", ns.name(), "--timeout", "5m"])
+        .arg(chart("hooks-demo"))
+        .args(["--set", "hangHook=db-migrate"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_until(Duration::from_secs(60), "helm to start revision 3", || {
+        ns.try_get_json("secret", "sh.helm.release.v1.demo.v3")
+            .is_some_and(|s| s["metadata"]["labels"]["status"] == "pending-upgrade")
+    });
+    killed.kill().unwrap();
+    let _ = killed.wait();
+    let stuck = hooks().args(["list", "demo"]).success();
+    let rollback = format!("helm rollback demo 2 -n {}", ns.name());
+    assert!(
+        stuck
+            .stderr
+            .contains("release demo is pending-upgrade at revision 3")
+            && stuck.stderr.contains(&rollback),
+        "{stuck}"
+    );
+    assert!(
+        stuck.stdout.starts_with(&format!(
+            "RELEASE: demo   NAMESPACE: {}   REVISION: 3   STATUS: pending-upgrade",
+            ns.name()
+        )),
+        "{stuck}"
+    );
+    ns.helm(Helm::V4)
+        .args(["rollback", "demo", "2", "--timeout", "60s"])
+        .success();
+
+    // 4. A failed hook: REASON in -o wide, its logs with `kubectl hooks logs`.
+    assert!(!upgrade(&["--set", "failHook=db-migrate"]).ok());
+    let wide = hooks().args(["list", "demo", "-o", "wide"]).success();
+    let migrate = wide
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("job/demo-db-migrate "))
+        .unwrap_or_else(|| panic!("{wide}"));
+    assert!(migrate.contains("BackoffLimitExceeded"), "{wide}");
+    let logs = hooks()
+        .args(["logs", "demo", "--hook", "demo-db-migrate", "--tail", "1"])
+        .success();
+    assert!(
+        logs.stdout.lines().count() == 1
+            && logs.stdout.starts_with("[pod/demo-db-migrate-")
+            && logs.stdout.contains("/db-migrate] done"),
+        "{logs}"
+    );
+
+    // 5. lint predicts the webhook: the line lint gives for a privileged hook is the line the
+    // webhook denies it with.
+    let lint = e2e::kubectl_hooks()
+        .args(["lint", "-o", "json"])
+        .arg(chart("webhook-unsafe"))
+        .args(["--", "--name-template", "bad", "--set", "unsafe=privileged"])
+        .env("HELM_BIN", Helm::V4.binary())
+        .output();
+    assert_eq!(lint.code, Some(1), "{lint}");
+    let report = lint.json();
+    assert_eq!(report["kind"], "LintReport", "{lint}");
+    let finding = report["objects"][0]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["check"] == "policy/privileged")
+        .unwrap_or_else(|| panic!("{lint}"))
+        .clone();
+    assert_eq!(finding["file"], "templates/hook.yaml", "{finding}");
+    assert!(finding["line"].as_u64().is_some(), "{finding}");
+    let line = finding["webhook"].as_str().unwrap();
+    let denied = ns
+        .helm(Helm::V4)
+        .args(["install", "bad"])
+        .arg(chart("webhook-unsafe"))
+        .args(["--set", "unsafe=privileged", "--timeout", "30s"])
+        .failure();
+    assert!(
+        denied.combined().contains(line),
+        "lint said {line:?}; the webhook said:\n{denied}"
+    );
+}
+
+/// Waits for `child` (at most 20 s), killing it if it hangs.
+fn wait_child(mut child: Child) -> std::process::ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if start.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            return child.wait().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
