@@ -176,3 +176,37 @@ fn helm3_runs_the_hooks_plugin() {
     assert!(list.stdout.contains("\nNAME "), "{list}");
     assert!(list.stdout.contains("demo-seed"), "{list}");
 }
+
+/// Issue 14: `helm hooks <TAB>` completes like `kubectl hooks <TAB>`: Helm 3 and 4 run the
+/// plugin's `plugin.complete`, which asks kubectl-hooks in Helm's namespace.
+#[test]
+fn helm_hooks_completes_releases_and_events_on_helm_4_and_3() {
+    let ns = TestNamespace::new("post-render-complete");
+    ns.helm(Helm::V4)
+        .args(["install", RELEASE])
+        .arg(chart("hooks-demo"))
+        .args(["--timeout", "60s"])
+        .success();
+    for helm in [Helm::V4, Helm::V3] {
+        let plugins = HelmPlugins::install(helm, &["hooks"]);
+        let complete = |words: &[&str]| {
+            plugins
+                .apply(ns.helm(helm))
+                .args(["__complete", "hooks"])
+                .args(words)
+                .success()
+                .stdout
+        };
+        let releases = complete(&["list", ""]);
+        assert!(releases.lines().any(|l| l == RELEASE), "{helm}: {releases}");
+        let events = complete(&["rerun", RELEASE, "--event", "pre-"]);
+        assert!(
+            events.lines().any(|l| l == "pre-upgrade"),
+            "{helm}: {events}"
+        );
+        assert!(
+            !events.lines().any(|l| l == "post-upgrade"),
+            "{helm}: {events}"
+        );
+    }
+}

@@ -23,8 +23,10 @@ pub struct Cli {
     pub command: CliCommand,
 }
 
-/// kubectl's connection and namespace flags, accepted before or after the subcommand.
+/// kubectl's connection and namespace flags, accepted before or after the subcommand (listed
+/// apart from each command's own flags in `--help`).
 #[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Kubectl flags (any command)")]
 pub struct GlobalArgs {
     /// Path to the kubeconfig file to use (default: $KUBECONFIG, then ~/.kube/config).
     #[arg(long, global = true, value_name = "PATH")]
@@ -56,7 +58,7 @@ pub enum CliCommand {
     /// List the hooks of a release (latest revision), or of every release.
     #[command(
         visible_alias = "ls",
-        after_help = "DELETE-POLICY in the table: bhc = before-hook-creation, \
+        after_help = "DELETE in the table: bhc = before-hook-creation, \
             hs = hook-succeeded, hf = hook-failed; EVENTS: pre-{install,upgrade} is pre-install,pre-upgrade (-o wide prints both in full).\n\n\
             Examples:\n  kubectl hooks list demo -n team\n  \
             kubectl hooks list demo -o wide            # STARTED, DURATION, REVISION, PATH, REASON\n  \

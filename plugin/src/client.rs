@@ -89,6 +89,7 @@ async fn from_kubeconfig(kubeconfig: Kubeconfig, options: &KubeConfigOptions) ->
 }
 
 fn build(mut config: Config, connection: &Connection) -> Result<Cluster> {
+    crate::error::set_api_server(&config.cluster_url.to_string());
     let namespace = connection
         .namespace
         .clone()
@@ -199,6 +200,26 @@ contexts:
         };
         assert!(e.to_string().contains("nope"), "{e}");
         assert_eq!(e.exit_code(), 1);
+    }
+
+    /// Issue 14: "connection refused" did not name the address it could not reach.
+    #[tokio::test]
+    async fn unreachable_api_server_is_named() {
+        let file = tempfile_path::write(&KUBECONFIG.replace("127.0.0.1:6443", "127.0.0.1:1"));
+        let c = Connection {
+            kubeconfig: Some(file.0.clone()),
+            ..Connection::default()
+        };
+        let kube = connect(&c).await.unwrap();
+        let store = crate::releases::Store::new(kube.client.clone(), Default::default());
+        let Err(e) = store.records(Some("team-a"), None).await else {
+            panic!("nothing listens on port 1")
+        };
+        let text = crate::error::render(&e);
+        assert!(
+            text.contains("cannot list secrets in namespace team-a: cannot reach the API server at https://127.0.0.1:"),
+            "{text}"
+        );
     }
 
     #[tokio::test]

@@ -4,6 +4,21 @@
 use helm_hooks::release::RecordError;
 use std::fmt::Write as _;
 
+/// The API server this run talks to, for "cannot reach" messages (set once, by
+/// [`crate::client`], when the client is built).
+static API_SERVER: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
+/// Records the API server's address for error messages.
+pub fn set_api_server(url: &str) {
+    if let Ok(mut server) = API_SERVER.lock() {
+        *server = Some(url.trim_end_matches('/').to_string());
+    }
+}
+
+fn api_server() -> Option<String> {
+    API_SERVER.lock().ok().and_then(|s| s.clone())
+}
+
 /// Everything that can go wrong in a subcommand.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -141,10 +156,13 @@ pub fn api(request: Request<'_>, error: kube::Error) -> Error {
             status.code
         ),
         other => format!(
-            "cannot {} {} {}: cannot reach the API server: {}",
+            "cannot {} {} {}: cannot reach the API server{}: {}",
             request.verb,
             request.target(),
             request.scope(),
+            api_server()
+                .map(|url| format!(" at {url} (the kubeconfig's server; is the cluster up?)"))
+                .unwrap_or_default(),
             chain(other)
         ),
     };

@@ -86,6 +86,11 @@ pub fn main_with_args(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     if called_as.starts_with(COMPLETION_EXECUTABLE) {
         return complete_main(&args[1..]);
     }
+    // `kubectl-hooks __complete WORDS…`: the same answer, for Helm's `plugin.complete` and
+    // anything else that cannot call the binary by another name.
+    if args.get(1).is_some_and(|a| a == "__complete") {
+        return complete_main(&args[2..]);
+    }
     let cli = match cli::Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => {
@@ -116,16 +121,18 @@ pub fn run(options: Options) -> Result<u8, Error> {
         }
         Command::Version(output) => {
             let version = env!("CARGO_PKG_VERSION");
-            match output {
-                cli::VersionOutputArg::Text => println!("kubectl-hooks {version}"),
-                cli::VersionOutputArg::Json => println!(
-                    "{}",
-                    serde_json::json!({"clientVersion": {"name": "kubectl-hooks", "version": version}})
-                ),
+            let text = match output {
+                cli::VersionOutputArg::Text => format!("kubectl-hooks {version}"),
+                cli::VersionOutputArg::Json => serde_json::json!(
+                    {"clientVersion": {"name": "kubectl-hooks", "version": version}}
+                )
+                .to_string(),
                 cli::VersionOutputArg::Yaml => {
-                    println!("clientVersion:\n  name: kubectl-hooks\n  version: {version}")
+                    format!("clientVersion:\n  name: kubectl-hooks\n  version: {version}")
                 }
-            }
+            };
+            use std::io::Write;
+            writeln!(std::io::stdout().lock(), "{text}").map_err(Error::Io)?;
             Ok(EXIT_OK)
         }
         Command::Lint(lint) => lint::run(&lint),

@@ -46,7 +46,7 @@ pub async fn run(kube: &Cluster, connection: &Connection, options: &LogsOptions)
         return live::follow(kube, &store, options, targets).await;
     }
     let live = live::read(kube, &targets, options.tail).await?;
-    live::print(&live);
+    live::write_text(&live, &mut std::io::stdout().lock()).map_err(Error::Io)?;
     if entries.is_empty() && live.is_empty() {
         let which = if options.hooks.is_empty() {
             String::new()

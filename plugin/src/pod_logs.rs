@@ -5,6 +5,7 @@
 use futures::{AsyncBufReadExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, LogParams};
+use std::io::Write;
 
 /// Containers (init containers first, in the Pod's order) whose logs can be read: running or
 /// terminated.
@@ -53,7 +54,10 @@ pub async fn stream(
         Ok(reader) => {
             let mut lines = reader.lines();
             while let Ok(Some(line)) = lines.try_next().await {
-                println!("{prefix}{line}");
+                // A closed stdout (`| head`) ends the stream quietly, as kubectl logs does.
+                if writeln!(std::io::stdout().lock(), "{prefix}{line}").is_err() {
+                    break;
+                }
             }
         }
         Err(e) if warn => eprintln!(

@@ -178,6 +178,12 @@ struct Target<'a> {
     kubectl_name: &'a str,
 }
 
+/// One line on stdout; a closed stdout (`| head`) is not an error: the deletions go on.
+fn say(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
 /// Deletes `target` (with `--dry-run`, only says it would) and prints kubectl's line. Returns
 /// (deleted, failed) as 0 or 1 each.
 async fn delete_counted(
@@ -187,12 +193,12 @@ async fn delete_counted(
     options: &CleanupOptions,
 ) -> (usize, usize) {
     if options.dry_run {
-        println!("{} deleted (dry run)", target.kubectl_name);
+        say(&format!("{} deleted (dry run)", target.kubectl_name));
         return (1, 0);
     }
     match delete(kube, resolution, target).await {
         Ok(true) => {
-            println!("{} deleted", target.kubectl_name);
+            say(&format!("{} deleted", target.kubectl_name));
             (1, 0)
         }
         Ok(false) => (0, 0),

@@ -162,14 +162,15 @@ pub async fn read(kube: &Cluster, targets: &[Target], tail: Option<i64>) -> Resu
     Ok(logs)
 }
 
-/// Prints `logs` as text, each line prefixed.
-pub fn print(logs: &[LiveLog]) {
+/// Writes `logs` as text, each line prefixed.
+pub fn write_text(logs: &[LiveLog], out: &mut impl std::io::Write) -> std::io::Result<()> {
     for log in logs {
         let prefix = prefix(&log.pod, &log.container);
         for line in &log.lines {
-            println!("{prefix}{line}");
+            writeln!(out, "{prefix}{line}")?;
         }
     }
+    out.flush()
 }
 
 /// `-f`: follows every container of the targets' Pods, and of the Pods that start later, until
