@@ -1067,3 +1067,139 @@ fn list_takes_kubectls_output_flags() {
         assert!(out.stderr.contains(says), "{args:?}: {out}");
     }
 }
+
+/// Issue 14: `rerun` ignored `helm.sh/hook-output-log-policy` although it claims to run hooks
+/// as Helm does. demo-db-migrate has `hook-failed`: Helm prints its Pod's logs when it fails,
+/// and so does the rerun, which then names the next command.
+#[test]
+fn rerun_prints_logs_by_the_output_log_policy_like_helm() {
+    let ns = TestNamespace::new("plugin-output-log");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    let helm_run = upgrade(&ns, Helm::V4, &["--set", "failHook=db-migrate"]);
+    assert!(!helm_run.ok());
+    assert!(
+        helm_run.stderr.contains("fake log of a kwok container"),
+        "helm prints the failed hook's logs: {helm_run}"
+    );
+    let rerun = hooks(&ns)
+        .args(["rerun", RELEASE, "--event", "pre-upgrade", "--yes"])
+        .failure();
+    assert_eq!(rerun.code, Some(1), "{rerun}");
+    assert!(
+        rerun.stderr.contains("fake log of a kwok container"),
+        "{rerun}"
+    );
+    assert!(
+        rerun.stderr.contains(&format!(
+            "next: its logs: kubectl hooks logs demo -n {} --hook demo-db-migrate",
+            ns.name()
+        )),
+        "{rerun}"
+    );
+}
+
+/// Issue 14: `helm template` drops an object whose hook event is a typo (`skipping unknown
+/// hooks`), so `helm template … | kubectl hooks lint -f -` reported nothing. `lint CHART_DIR`
+/// renders the chart itself and reports it, with helm 4 and helm 3.
+#[test]
+fn lint_chart_dir_sees_the_unknown_event_helm_template_drops() {
+    let dir = std::env::temp_dir().join(format!("lint-typo-{}", std::process::id()));
+    let chart_dir = dir.join("hooks-demo");
+    std::fs::create_dir_all(&dir).unwrap();
+    Run::new("cp")
+        .args(["-r"])
+        .arg(chart("hooks-demo"))
+        .arg(&dir)
+        .success();
+    let template = chart_dir.join("templates/hook-db-migrate.yaml");
+    let text = std::fs::read_to_string(&template).unwrap();
+    std::fs::write(
+        &template,
+        text.replace("helm.sh/hook: pre-upgrade", "helm.sh/hook: pre-upgarde"),
+    )
+    .unwrap();
+    for helm in [Helm::V4, Helm::V3] {
+        let rendered = e2e::helm(helm)
+            .args(["template", RELEASE])
+            .arg(&chart_dir)
+            .success();
+        assert!(!rendered.stdout.contains("db-migrate"), "{helm} dropped it");
+        let piped = Run::new(plugin_binary())
+            .args(["lint", "-f", "-"])
+            .stdin(rendered.stdout.into_bytes())
+            .output();
+        assert!(!piped.stdout.contains("pre-upgarde"), "{helm}: {piped}");
+        let out = Run::new(plugin_binary())
+            .args(["lint", "-q"])
+            .arg(&chart_dir)
+            .args(["--", "--set", "image=x.invalid/y:1"])
+            .env("HELM_BIN", helm.binary())
+            .output();
+        assert_eq!(out.code, Some(1), "{helm}: {out}");
+        assert!(
+            out.stdout.contains("Helm drops this object")
+                && out.stdout.contains("\"pre-upgarde\": unknown hook event")
+                && out.stdout.contains("did you mean \"pre-upgrade\""),
+            "{helm}: {out}"
+        );
+        let json = Run::new(plugin_binary())
+            .args(["lint", "-o", "json"])
+            .arg(&chart_dir)
+            .env("HELM_BIN", helm.binary())
+            .output();
+        let typo = json.json()["objects"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|o| o["findings"].as_array().unwrap().clone())
+            .find(|f| f["check"] == "annotation/unknown-event")
+            .unwrap_or_else(|| panic!("{helm}: {json}"));
+        assert_eq!(typo["file"], "templates/hook-db-migrate.yaml", "{typo}");
+        let line = typo["line"].as_u64().unwrap() as usize;
+        let written = std::fs::read_to_string(&template).unwrap();
+        assert_eq!(
+            written.lines().nth(line - 1),
+            Some("    helm.sh/hook: pre-upgarde"),
+            "{typo}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Issue 14: no path from a running upgrade's hooks to their logs. `logs -f` follows the hook
+/// Pods that start while `helm upgrade` runs, each line prefixed with its Pod and container.
+#[test]
+fn logs_follow_picks_up_the_hook_pods_of_an_upgrade() {
+    let ns = TestNamespace::new("plugin-logs-follow");
+    install(&ns, Helm::V4, RELEASE, &[]);
+    let out_path = std::env::temp_dir().join(format!("logs-follow-{}.out", ns.name()));
+    let mut follower = std::process::Command::new(plugin_binary())
+        .args(["-n", ns.name(), "logs", RELEASE, "-f", "--event", "pre-upgrade"])
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    assert!(upgrade(&ns, Helm::V4, &[]).ok());
+    e2e::wait_until(
+        std::time::Duration::from_secs(30),
+        "logs -f to print the migration's log",
+        || {
+            std::fs::read_to_string(&out_path)
+                .unwrap_or_default()
+                .contains("/db-migrate] done")
+        },
+    );
+    let _ = follower.kill();
+    let _ = follower.wait();
+    let followed = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_file(&out_path);
+    assert!(
+        followed
+            .lines()
+            .any(|l| l.starts_with("[pod/demo-db-migrate-") && l.ends_with("/db-migrate] done")),
+        "{followed}"
+    );
+    // Only the event asked for: no post-upgrade hook's lines.
+    assert!(!followed.contains("[pod/demo-seed-"), "{followed}");
+}
