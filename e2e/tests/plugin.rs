@@ -1174,7 +1174,15 @@ fn logs_follow_picks_up_the_hook_pods_of_an_upgrade() {
     install(&ns, Helm::V4, RELEASE, &[]);
     let out_path = std::env::temp_dir().join(format!("logs-follow-{}.out", ns.name()));
     let mut follower = std::process::Command::new(plugin_binary())
-        .args(["-n", ns.name(), "logs", RELEASE, "-f", "--event", "pre-upgrade"])
+        .args([
+            "-n",
+            ns.name(),
+            "logs",
+            RELEASE,
+            "-f",
+            "--event",
+            "pre-upgrade",
+        ])
         .stdout(std::fs::File::create(&out_path).unwrap())
         .stderr(std::process::Stdio::null())
         .spawn()

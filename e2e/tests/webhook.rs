@@ -58,6 +58,7 @@ impl SharedWebhook {
         // The watchdog runs the webhook and waits for EOF on its stdin, i.e. for this test
         // process to exit (statics are never dropped), then cleans up.
         let script = r#"
+            RUST_LOG=info,helm_hooks_webhook::review=debug \
             "$WEBHOOK" serve --listen 127.0.0.1:0 --log-format json \
               --tls-cert "$DIR/tls.crt" --tls-key "$DIR/tls.key" 2>"$DIR/webhook.log" &
             webhook=$!

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// How often to check the policy and certificate files for changes, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "2")]
     pub reload_interval: String,
+    /// How often to log one summary line of audit-mode findings (counted per rule; they are
+    /// never logged per object), in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "60")]
+    pub audit_summary_interval: String,
     /// How long to wait for requests in flight on SIGTERM/SIGINT, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "25")]
     pub shutdown_timeout: String,
@@ -146,6 +150,8 @@ pub struct ServeOptions {
     pub log_format: LogFormat,
     /// How often to check files for changes.
     pub reload_interval: Duration,
+    /// How often audit-mode findings are summarised in the log.
+    pub audit_summary_interval: Duration,
     /// How long to drain requests in flight on shutdown.
     pub shutdown_timeout: Duration,
     /// How long to keep serving (not ready) after a shutdown signal before draining.
@@ -184,6 +190,10 @@ impl TryFrom<ServeArgs> for ServeOptions {
             policy: args.policy,
             log_format: args.log_format,
             reload_interval: seconds("reload-interval", &args.reload_interval)?,
+            audit_summary_interval: seconds(
+                "audit-summary-interval",
+                &args.audit_summary_interval,
+            )?,
             shutdown_timeout: seconds("shutdown-timeout", &args.shutdown_timeout)?,
             shutdown_delay: if args.shutdown_delay.trim() == "0" {
                 Duration::ZERO

@@ -4,13 +4,15 @@
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
 //! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot
 //! reload ([`tls`]), policy hot reload ([`policy_store`], [`reload`]), Prometheus metrics
-//! ([`metrics`]), logs ([`logging`]), bounds on values echoed from requests ([`truncate`]) and
+//! ([`metrics`]), logs ([`logging`], with audit-mode findings summarised by
+//! [`audit_summary`]), bounds on values echoed from requests ([`truncate`]) and
 //! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod audit_summary;
 pub mod certs;
 pub mod cli;
 pub mod connections;
@@ -98,7 +100,13 @@ pub async fn serve(
         ready: AtomicBool::new(false),
         patch_encoding: options.patch_encoding,
         body_timeout: options.limits.body_timeout,
+        audit: Arc::new(audit_summary::AuditTally::default()),
     });
+    let audit_summaries = tokio::spawn(audit_summary::run(
+        state.audit.clone(),
+        options.audit_summary_interval,
+    ));
+    let audit = (state.audit.clone(), options.audit_summary_interval);
     let reloader = tokio::spawn(reload::watch(
         policy.clone(),
         certs.clone(),
@@ -147,6 +155,8 @@ pub async fn serve(
     )
     .await;
     reloader.abort();
+    audit_summaries.abort();
+    audit_summary::log(&audit.0, audit.1);
     info!(drained, "stopped");
     Ok(drained)
 }

@@ -11,7 +11,7 @@
 //! a deadline on every phase and a cap on open connections (see [`serve`], [`Limits`]); on
 //! shutdown it stops accepting, lets requests in flight finish and closes idle connections.
 
-use crate::admission::{self, Endpoint, Outcome, PatchEncoding, RequestMeta};
+use crate::admission::{self, Decision, Endpoint, Outcome, PatchEncoding, RequestMeta};
 use crate::connections::{Admission, Slot, Tracker};
 use crate::metrics::{
     DefaultLabels, EndpointLabels, Metrics, RequestLabels, ShedLabels, ViolationLabels,
@@ -24,6 +24,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use helm_hooks::policy::Mode;
 use http_body_util::BodyExt as _;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -92,6 +93,8 @@ pub struct AppState {
     pub patch_encoding: PatchEncoding,
     /// How long a request body may take to arrive ([`Limits::body_timeout`]).
     pub body_timeout: Duration,
+    /// Audit-mode findings since the last summary line.
+    pub audit: Arc<crate::audit_summary::AuditTally>,
 }
 
 /// The routes.
@@ -318,6 +321,9 @@ fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BodyFailure>
     };
     record(endpoint, metrics, &meta, &outcome);
     observe(metrics, endpoint, started);
+    for v in outcome.violations.iter().filter(|v| v.mode == Mode::Audit) {
+        state.audit.add(v.rule.as_str());
+    }
     log(endpoint, &meta, &outcome, started);
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
@@ -351,28 +357,29 @@ fn record(endpoint: Endpoint, metrics: &Metrics, meta: &RequestMeta, outcome: &O
     }
 }
 
-/// Logs the decision. Never logs object contents: only kind, namespace, name, and for
-/// violations the rule, mode and field path (the message may quote values from the object).
-/// Every value from the request is cut (see [`crate::truncate`]).
+/// The tracing target of decision lines: `RUST_LOG=info,helm_hooks_webhook::review=debug`
+/// also logs the reviews that changed nothing.
+pub const REVIEW_TARGET: &str = "helm_hooks_webhook::review";
+
+/// Logs the decision: one line at INFO when the review changed something (patched, warned,
+/// denied, invalid), with the enforce- and warn-mode findings (rule, mode, field) in it; at
+/// DEBUG when it changed nothing (allowed, skipped). Audit-mode findings are counted for the
+/// periodic summary instead ([`crate::audit_summary`]). Never logs object contents: only kind,
+/// namespace, name, and the rule, mode and field path of findings (the message may quote
+/// values from the object). Every value from the request is cut (see [`crate::truncate`]).
 fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Instant) {
     let micros = started.elapsed().as_micros() as u64;
-    for v in &outcome.violations {
-        info!(
-            endpoint = endpoint.as_str(),
-            uid = %echo(&meta.uid),
-            kind = %echo(&meta.kind),
-            namespace = %echo(&meta.namespace),
-            name = %echo(&meta.name),
-            rule = v.rule.as_str(),
-            mode = v.mode.as_str(),
-            field = %echo(&v.field),
-            dry_run = meta.dry_run,
-            "policy violation"
-        );
-    }
+    let findings: Vec<String> = outcome
+        .violations
+        .iter()
+        .filter(|v| v.mode != Mode::Audit)
+        .map(|v| format!("{}({}) {}", v.rule.as_str(), v.mode.as_str(), v.field))
+        .collect();
+    let findings = findings.join("; ");
     macro_rules! decision {
         ($level:ident) => {
             $level!(
+                target: REVIEW_TARGET,
                 endpoint = endpoint.as_str(),
                 uid = %echo(&meta.uid),
                 operation = %echo(&meta.operation),
@@ -382,16 +389,18 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
                 decision = outcome.decision.as_str(),
                 skipped = outcome.skipped.unwrap_or(""),
                 defaults = outcome.applied_defaults.len(),
+                findings = %echo(&findings),
                 dry_run = meta.dry_run,
                 micros,
                 "admission review"
             )
         };
     }
-    if outcome.skipped.is_some() {
-        decision!(debug);
-    } else {
+    let changed = outcome.skipped.is_none() && outcome.decision != Decision::Allowed;
+    if changed {
         decision!(info);
+    } else {
+        decision!(debug);
     }
 }
 

@@ -17,7 +17,7 @@ fn uid(review: &Value) -> &str {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn endpoints_health_and_metrics() {
-    let webhook = Webhook::start(None, &[]);
+    let mut webhook = Webhook::start(None, &[]);
     let client = webhook.client();
     println!("start-up to listening: {:?}", webhook.startup);
 
@@ -141,7 +141,17 @@ async fn endpoints_health_and_metrics() {
         "{expiry}"
     );
 
-    // Audit-mode findings are logged with rule and field; no log line holds object contents.
+    // Audit-mode findings are not logged per object: one summary line per interval counts
+    // them per rule (at shutdown too). No log line holds object contents.
+    assert!(
+        webhook
+            .logs_with("admission review")
+            .iter()
+            .all(|l| !l["findings"].as_str().unwrap_or("").contains("(audit)")),
+        "an audit finding in a review line"
+    );
+    webhook.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
     let logs = webhook.all_logs();
     assert!(
         !logs.contains("s3cr3t-hunter2"),
@@ -151,15 +161,17 @@ async fn endpoints_health_and_metrics() {
         !logs.contains("registry.example"),
         "an image reached the logs"
     );
-    let audit = webhook
-        .logs_with("policy violation")
+    let summary = webhook
+        .logs_with(
+            "audit-mode findings (not enforced; per rule in helm_hooks_webhook_violations_total)",
+        )
         .into_iter()
-        .find(|l| l["mode"] == "audit")
-        .expect("audit violation logged");
-    assert_eq!(audit["rule"], "resources");
-    assert_eq!(audit["kind"], "Job");
-    assert_eq!(audit["namespace"], "shop");
-    assert_eq!(audit["name"], "db-migrate");
+        .next()
+        .expect("audit findings summarised");
+    assert!(
+        summary["rules"].as_str().unwrap().contains("resources="),
+        "{summary}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -795,8 +807,8 @@ async fn text_log_escapes_control_characters() {
         .collect();
     let violation = logs
         .iter()
-        .find(|l| l.contains("policy violation"))
-        .expect("violation logged");
+        .find(|l| l.contains("admission review") && l.contains("denied"))
+        .expect("the denial logged");
     assert!(violation.contains(r"evil\n2026"), "{violation}");
     assert!(
         logs.iter()
@@ -1273,4 +1285,65 @@ async fn accept_errors_are_rate_limited_when_out_of_file_descriptors() {
         failed[0]
     );
     drop(flood);
+}
+
+/// Issue 16: at INFO the webhook logged two or more lines per hook Job (the review, and one per
+/// audit-mode finding of the default policy). Now: one line per review that changed something
+/// (the mutate patch), none for an unchanged allow (validate with only audit findings), and the
+/// audit findings in one summary line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn info_logs_one_line_per_hook_create() {
+    const CREATES: usize = 200;
+    let mut webhook = Webhook::launch(support::Launch {
+        log_filter: "info",
+        ..support::Launch::default()
+    });
+    let client = webhook.client();
+    let before = webhook.logs.lock().unwrap().len();
+    // A hook Job without resource limits: the default policy patches it and audits it.
+    let review = case("rule-resources");
+    for _ in 0..CREATES {
+        assert_eq!(client.post("/mutate", &review).await.status, 200);
+        assert_eq!(client.post("/validate", &review).await.status, 200);
+    }
+    webhook.terminate();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let lines: Vec<Value> = webhook.logs.lock().unwrap()[before..].to_vec();
+    let reviews = lines
+        .iter()
+        .filter(|l| l["message"] == "admission review")
+        .count();
+    let summaries: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("audit-mode findings"))
+        })
+        .collect();
+    // Every line but the shutdown's own (requested, draining, stopped).
+    let shutdown = [
+        "shutdown requested",
+        "shutting down: draining requests in flight",
+        "stopped",
+    ];
+    let emitted = lines
+        .iter()
+        .filter(|l| !shutdown.iter().any(|m| l["message"] == *m))
+        .count();
+    println!(
+        "log lines per 10,000 hook creates at INFO: {} ({} review lines, {} summaries)",
+        emitted * 10_000 / CREATES,
+        reviews * 10_000 / CREATES,
+        summaries.len()
+    );
+    assert_eq!(reviews, CREATES, "one line per create (the mutate patch)");
+    let tail: Vec<&Value> = lines.iter().rev().take(3).collect();
+    assert_eq!(summaries.len(), 1, "{tail:?}");
+    assert_eq!(
+        summaries[0]["rules"],
+        format!("resources={CREATES}"),
+        "{}",
+        summaries[0]
+    );
 }

@@ -134,6 +134,8 @@ pub struct Launch<'a> {
     pub text_logs: bool,
     /// The open-file limit (`ulimit -n`) of the webhook process, when given.
     pub open_files: Option<u32>,
+    /// `RUST_LOG` (default `debug`: every line, for the tests that read them).
+    pub log_filter: &'a str,
 }
 
 impl Default for Launch<'_> {
@@ -144,6 +146,7 @@ impl Default for Launch<'_> {
             cert_days: 30,
             text_logs: false,
             open_files: None,
+            log_filter: "debug",
         }
     }
 }
@@ -167,6 +170,7 @@ impl Webhook {
             cert_days,
             text_logs,
             open_files,
+            log_filter,
         } = launch;
         let dir = tempfile::tempdir().unwrap();
         let ca = Ca::new("helm-hooks test CA");
@@ -195,7 +199,7 @@ impl Webhook {
             .arg(dir.path().join("tls.key"))
             .args(["--reload-interval", "0.2"])
             .args(extra)
-            .env("RUST_LOG", "debug")
+            .env("RUST_LOG", log_filter)
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
         if let Some(policy) = policy {
