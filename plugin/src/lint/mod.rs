@@ -251,9 +251,11 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
             });
         }
         for v in &verdict.violations {
-            let covered = findings
-                .iter()
-                .any(|f| f.rule.as_deref() == Some(v.rule.as_str()));
+            // Only the annotation diagnostics above stand for a violation: every other one is
+            // reported, also the second of the same rule (two containers without limits).
+            let covered = findings.iter().any(|f| {
+                f.check.starts_with("annotation/") && f.rule.as_deref() == Some(v.rule.as_str())
+            });
             if covered {
                 continue;
             }
