@@ -46,6 +46,9 @@ struct Case {
     upgrade: &'static [&'static str],
     /// The event `kubectl hooks rerun --dry-run` plans.
     rerun_event: &'static str,
+    /// The chart names cluster-scoped objects without the release name: its helm 4 and
+    /// helm 3 runs take turns.
+    serial: bool,
 }
 
 const INGRESS_NGINX: Case = Case {
@@ -61,6 +64,62 @@ const INGRESS_NGINX: Case = Case {
     ],
     upgrade: &["controller.replicaCount=2"],
     rerun_event: "pre-upgrade",
+    serial: false,
+};
+
+const CERT_MANAGER: Case = Case {
+    chart: "cert-manager",
+    values: &[
+        // The startupapicheck Job and its RBAC are the post-install hooks (on by default).
+        "startupapicheck.enabled=true",
+        // CRDs stay out (the default): cluster-scoped, shared by both helms' runs. The chart's
+        // own webhook configurations match only cert-manager's resources, never created here,
+        // so the webhook nobody serves under kwok blocks nothing.
+        "crds.enabled=false",
+        // Its leader-election Role lives in kube-system by default: keep it in the release's
+        // namespace.
+        "global.leaderElection.namespace={namespace}",
+    ],
+    upgrade: &["replicaCount=2"],
+    rerun_event: "post-install",
+    serial: false,
+};
+
+const KYVERNO: Case = Case {
+    chart: "kyverno",
+    values: &[
+        // CRDs (cluster-scoped, shared by both helms' runs) stay out; the post-upgrade
+        // migration hooks run without them (kwok completes the Job). Kyverno registers its
+        // admission webhooks from its running controller, which never runs under kwok: the
+        // chart renders none.
+        "crds.install=false",
+        "crds.migration.enabled=true",
+        // pre-delete hooks: scale to zero, remove the webhooks.
+        "webhooksCleanup.enabled=true",
+        "admissionController.replicas=1",
+    ],
+    upgrade: &["backgroundController.replicas=2"],
+    rerun_event: "test",
+    serial: false,
+};
+
+const GATEKEEPER: Case = Case {
+    chart: "gatekeeper",
+    values: &[
+        // Gatekeeper's own webhooks are off: nothing serves them under kwok, and its
+        // check-ignore-label webhook (failurePolicy Fail on every Namespace) would block
+        // other tests' namespaces. Its post-install probe of that webhook goes with it.
+        "disableValidatingWebhook=true",
+        "disableMutation=true",
+        // CRD upgrade hook (pre-install, pre-upgrade) is on by default; the namespace-label
+        // hooks after install and upgrade too.
+        "postInstall.labelNamespace.enabled=true",
+        "postUpgrade.labelNamespace.enabled=true",
+    ],
+    upgrade: &["replicas=2"],
+    rerun_event: "pre-upgrade",
+    // gatekeeper-admin-upgrade-crds, gatekeeper-manager-role, its CRDs: fixed names.
+    serial: true,
 };
 
 /// The webhook of this test binary.
@@ -76,12 +135,15 @@ fn chart_dir(case: &Case) -> PathBuf {
     Cluster::get().dir().join("charts").join(case.chart)
 }
 
-fn set_args(case: &Case, release: &str, upgrade: bool) -> Vec<String> {
+fn set_args(case: &Case, release: &str, namespace: &str, upgrade: bool) -> Vec<String> {
     let mut args = Vec::new();
     let extra: &[&str] = if upgrade { case.upgrade } else { &[] };
     for v in case.values.iter().chain(extra) {
         args.push("--set".to_string());
-        args.push(v.replace("{release}", release));
+        args.push(
+            v.replace("{release}", release)
+                .replace("{namespace}", namespace),
+        );
     }
     args
 }
@@ -191,7 +253,7 @@ impl Rendered {
             .helm(helm)
             .args(["template", release])
             .arg(chart_dir(case))
-            .args(set_args(case, release, upgrade));
+            .args(set_args(case, release, ns.name(), upgrade));
         if upgrade {
             run = run.arg("--is-upgrade");
         }
@@ -313,15 +375,18 @@ impl Drop for Watch {
 }
 
 /// Is `part` contained in `whole`: every key of every object present with an equal value,
-/// arrays of the same length and element-wise contained. Returns the first difference.
+/// arrays of the same length and element-wise contained. A `null` in `part` (a value the
+/// chart left empty, `imagePullPolicy:`) is unset: the apiserver may default it; an empty map
+/// or list may be dropped. Returns the first difference.
 fn contained(part: &Value, whole: &Value, path: &str) -> Result<(), String> {
     match (part, whole) {
+        (Value::Null, _) => Ok(()),
         (Value::Object(p), Value::Object(w)) => {
             for (k, v) in p {
                 let sub = format!("{path}.{k}");
                 match w.get(k) {
                     Some(wv) => contained(v, wv, &sub)?,
-                    None if v.is_null() => {}
+                    None if v.is_null() || is_empty(v) => {}
                     None => return Err(format!("{sub}: missing (expected {v})")),
                 }
             }
@@ -336,7 +401,6 @@ fn contained(part: &Value, whole: &Value, path: &str) -> Result<(), String> {
             }
             Ok(())
         }
-        (Value::Null, Value::Array(_) | Value::Object(_)) if w_is_empty(whole) => Ok(()),
         _ if part == whole => Ok(()),
         // The apiserver writes `"1"` for a YAML number in a string field (an env value).
         (Value::Number(n), Value::String(s)) if n.to_string() == *s => Ok(()),
@@ -344,7 +408,7 @@ fn contained(part: &Value, whole: &Value, path: &str) -> Result<(), String> {
     }
 }
 
-fn w_is_empty(v: &Value) -> bool {
+fn is_empty(v: &Value) -> bool {
     match v {
         Value::Array(a) => a.is_empty(),
         Value::Object(o) => o.is_empty(),
@@ -648,7 +712,12 @@ impl Lifecycle<'_> {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        kinds.extend(self.kinds.iter().map(|k| resource(k).1.to_string()));
+        kinds.extend(
+            self.kinds
+                .iter()
+                .filter(|k| resource(k).2)
+                .map(|k| resource(k).1.to_string()),
+        );
         let list = self
             .ns
             .kubectl()
@@ -878,6 +947,20 @@ impl Lifecycle<'_> {
     }
 }
 
+impl Drop for Lifecycle<'_> {
+    /// A failed run uninstalls its release, so the chart's cluster-scoped objects do not make
+    /// the other helm's run fail too (the namespace goes with [`TestNamespace`]).
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self
+                .ns
+                .helm(self.helm)
+                .args(["uninstall", &self.release, "--no-hooks", "--timeout", "60s"])
+                .output();
+        }
+    }
+}
+
 fn lifecycle(case: &Case, helm: Helm) -> Observed {
     let short: String = case
         .chart
@@ -914,6 +997,14 @@ fn lifecycle(case: &Case, helm: Helm) -> Observed {
         observed: Observed::default(),
         reviewed: BTreeMap::new(),
     };
+    // Reviews made before this run (the other helm's run of a chart with fixed cluster-scoped
+    // names) are not this run's.
+    for endpoint in ["mutate", "validate"] {
+        for (key, n) in run.reviews_by_object(endpoint) {
+            run.reviewed
+                .insert((format!("{endpoint}/{}", key.0), key.1, key.2), n);
+        }
+    }
     let chart = chart_dir(case).display().to_string();
     let timeout = ["--timeout".to_string(), "120s".to_string()];
     let with = |v: Vec<&str>, more: Vec<String>| -> Vec<String> {
@@ -930,7 +1021,7 @@ fn lifecycle(case: &Case, helm: Helm) -> Observed {
         &install,
         &with(
             vec!["install", &release, &chart],
-            set_args(case, &release, false),
+            set_args(case, &release, run.ns.name(), false),
         ),
     );
     assert_eq!(run.status()["info"]["status"], "deployed");
@@ -942,7 +1033,7 @@ fn lifecycle(case: &Case, helm: Helm) -> Observed {
         &upgrade,
         &with(
             vec!["upgrade", &release, &chart],
-            set_args(case, &release, true),
+            set_args(case, &release, run.ns.name(), true),
         ),
     );
     assert_eq!(run.status()["info"]["status"], "deployed");
@@ -988,7 +1079,7 @@ fn lifecycle(case: &Case, helm: Helm) -> Observed {
         case.chart
     );
     let _ = std::fs::remove_dir_all(&dir);
-    run.observed
+    std::mem::take(&mut run.observed)
 }
 
 // ---- README table ----
@@ -1086,6 +1177,10 @@ fn check_table_row(case: &Case, helm: Helm, observed: &Observed) {
 }
 
 fn check(case: &Case, helm: Helm) {
+    static SERIAL: Mutex<()> = Mutex::new(());
+    let _turn = case
+        .serial
+        .then(|| SERIAL.lock().unwrap_or_else(|e| e.into_inner()));
     let observed = lifecycle(case, helm);
     check_table_row(case, helm, &observed);
 }
@@ -1098,4 +1193,34 @@ fn ingress_nginx_helm4() {
 #[test]
 fn ingress_nginx_helm3() {
     check(&INGRESS_NGINX, Helm::V3);
+}
+
+#[test]
+fn cert_manager_helm4() {
+    check(&CERT_MANAGER, Helm::V4);
+}
+
+#[test]
+fn cert_manager_helm3() {
+    check(&CERT_MANAGER, Helm::V3);
+}
+
+#[test]
+fn kyverno_helm4() {
+    check(&KYVERNO, Helm::V4);
+}
+
+#[test]
+fn kyverno_helm3() {
+    check(&KYVERNO, Helm::V3);
+}
+
+#[test]
+fn gatekeeper_helm4() {
+    check(&GATEKEEPER, Helm::V4);
+}
+
+#[test]
+fn gatekeeper_helm3() {
+    check(&GATEKEEPER, Helm::V3);
 }
