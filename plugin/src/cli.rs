@@ -243,6 +243,10 @@ pub struct LintArgs {
         default_value = "helm"
     )]
     pub targets: Vec<LintTargetArg>,
+    /// Skip the offline check of built-in kinds against Kubernetes' types (required fields,
+    /// value types, unknown fields).
+    #[arg(long)]
+    pub no_schema: bool,
 }
 
 /// `kubectl hooks post-render`.

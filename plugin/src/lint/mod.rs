@@ -6,6 +6,7 @@
 //! 0 when clean or only warnings. No cluster access.
 
 pub(crate) mod prerequisites;
+pub mod schema;
 pub mod targets;
 
 use crate::error::{Error, Result};
@@ -155,7 +156,10 @@ pub fn run(options: &LintOptions) -> Result<u8> {
     let name = names.join(", ");
     let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
-    let report = lint(&objects, &policy, &options.targets);
+    let mut report = lint(&objects, &policy, &options.targets);
+    if options.schema {
+        schema::add_findings(&mut report, &objects);
+    }
     let mut stdout = std::io::stdout().lock();
     match options.output {
         LintOutput::Json => {
