@@ -6,7 +6,7 @@
 //! For each chart and helm, every lifecycle step must succeed, and:
 //! - every hook Helm created (seen by watching the hook kinds' API from before the step) was
 //!   reviewed by the webhook once per creation (counted by kind, namespace and name), never
-//!   denied;
+//!   denied, in the order `kubectl hooks list --event` shows;
 //! - each created hook equals `helm template`'s object with exactly the patch `kubectl hooks
 //!   lint` predicts applied: no explicit value changed, every missing default added;
 //! - the webhook's policy findings on each hook are exactly lint's (rule, mode, field);
@@ -522,7 +522,19 @@ impl Lifecycle<'_> {
     fn step(&mut self, label: &str, events: &[&str], rendered: &Rendered, args: &[String]) {
         let started = Instant::now();
         let watch = Watch::start(&self.ns, &self.kinds, &self.dir, label);
+        let first_review = webhook().all_reviews().len();
+        // Helm's order for these events, from `kubectl hooks list --event` (before an
+        // uninstall, which removes the release; after the other steps, which make it).
+        let uninstall = events.contains(&"pre-delete");
+        let mut order = if uninstall {
+            self.hooks_order(events)
+        } else {
+            Vec::new()
+        };
         self.ns.helm(self.helm).args(args).success();
+        if !uninstall {
+            order = self.hooks_order(events);
+        }
         let expected = rendered.expected_creations(events);
         let total: usize = expected.values().sum();
         let mut created = Vec::new();
@@ -549,6 +561,23 @@ impl Lifecycle<'_> {
         assert_eq!(
             seen, expected,
             "{} {}: {label}: the hooks Helm created (kind, name) -> count",
+            self.case.chart, self.helm
+        );
+
+        // The hooks were created in the order `kubectl hooks list --event` shows (the
+        // webhook's log has the creations in order, across kinds).
+        let created_order: Vec<(String, String)> = webhook().all_reviews()[first_review..]
+            .iter()
+            .filter(|r| r.endpoint == "mutate" && !r.dry_run)
+            .filter(|r| {
+                r.namespace == self.ns.name()
+                    || (r.namespace.is_empty() && self.hook_names.contains(&r.name))
+            })
+            .map(|r| (r.kind.clone(), r.name.clone()))
+            .collect();
+        assert_eq!(
+            created_order, order,
+            "{} {}: {label}: creation order (left) vs kubectl hooks list --event (right)",
             self.case.chart, self.helm
         );
 
@@ -647,6 +676,33 @@ impl Lifecycle<'_> {
             created.len(),
             started.elapsed()
         );
+    }
+
+    /// (kind, name) of the hooks of `events`, event after event, in the order `kubectl hooks
+    /// list --event` prints them (Helm's execution order).
+    fn hooks_order(&self, events: &[&str]) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for event in events {
+            let items = plugin()
+                .args([
+                    "-n",
+                    self.ns.name(),
+                    "list",
+                    &self.release,
+                    "--event",
+                    event,
+                ])
+                .args(["-o", "json"])
+                .success()
+                .json();
+            for item in items["items"].as_array().into_iter().flatten() {
+                out.push((
+                    item["kind"].as_str().unwrap_or_default().to_string(),
+                    item["name"].as_str().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        out
     }
 
     fn status(&self) -> Value {
