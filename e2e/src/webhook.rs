@@ -275,6 +275,7 @@ pub fn webhook_for(ns: &TestNamespace) -> WebhookView<'_> {
 
 /// The shared webhook seen from one test's namespace.
 pub struct WebhookView<'a> {
+    /// The webhook of the test run.
     pub webhook: &'static SharedWebhook,
     ns: &'a TestNamespace,
 }

@@ -402,8 +402,6 @@ fn contained(part: &Value, whole: &Value, path: &str) -> Result<(), String> {
             Ok(())
         }
         _ if part == whole => Ok(()),
-        // The apiserver writes `"1"` for a YAML number in a string field (an env value).
-        (Value::Number(n), Value::String(s)) if n.to_string() == *s => Ok(()),
         _ => Err(format!("{path}: {whole}, expected {part}")),
     }
 }
@@ -472,7 +470,7 @@ fn default_label(op: &Value) -> Option<String> {
 #[derive(Default)]
 struct Observed {
     steps: Vec<String>,
-    /// Default (a patch path, indices as `*`) -> how many hook creations got it.
+    /// Default ([`default_label`]) -> how many hook creations got it.
     injected: BTreeMap<String, usize>,
     /// rule:mode -> how many findings on created hooks.
     findings: BTreeMap<String, usize>,
