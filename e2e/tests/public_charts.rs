@@ -414,6 +414,45 @@ fn is_empty(v: &Value) -> bool {
     }
 }
 
+/// The fields the webhook's defaults write, which the API server leaves alone on create:
+/// annotations, `activeDeadlineSeconds` and `ttlSecondsAfterFinished`, the pod's and each
+/// container's `securityContext` (Jobs and Pods; the annotations only for other kinds).
+/// `null` and empty values count as absent.
+fn webhook_fields(object: &Value) -> Value {
+    fn present(v: Option<&Value>) -> Value {
+        match v {
+            None | Some(Value::Null) => Value::Null,
+            Some(v) if is_empty(v) => Value::Null,
+            Some(v) => v.clone(),
+        }
+    }
+    let (job_spec, pod_spec) = match kind_of(object) {
+        "Job" => (
+            object.pointer("/spec"),
+            object.pointer("/spec/template/spec"),
+        ),
+        "Pod" => (object.pointer("/spec"), object.pointer("/spec")),
+        _ => (None, None),
+    };
+    let containers: Vec<Value> = ["containers", "initContainers"]
+        .iter()
+        .flat_map(|list| {
+            pod_spec
+                .and_then(|p| p[list].as_array())
+                .into_iter()
+                .flatten()
+                .map(|c| json!([c["name"], present(c.get("securityContext"))]))
+        })
+        .collect();
+    json!({
+        "annotations": present(object.pointer("/metadata/annotations")),
+        "activeDeadlineSeconds": present(job_spec.and_then(|s| s.get("activeDeadlineSeconds"))),
+        "ttlSecondsAfterFinished": present(job_spec.and_then(|s| s.get("ttlSecondsAfterFinished"))),
+        "podSecurityContext": present(pod_spec.and_then(|s| s.get("securityContext"))),
+        "containers": containers,
+    })
+}
+
 /// The template object with lint's predicted patch applied: what the apiserver must store.
 fn predicted(template: &Value, lint: Option<&Value>) -> Value {
     let mut object = template.clone();
@@ -632,6 +671,16 @@ impl Lifecycle<'_> {
                     self.case.chart, self.helm
                 );
             }
+            // Exactly: where the webhook writes (fields the API server does not default),
+            // the created object has what the template and lint's patch say, nothing more.
+            assert_eq!(
+                webhook_fields(o),
+                webhook_fields(&expected),
+                "{} {}: {label}: {kind}/{name}: the fields the webhook writes, as created \
+                 (left) vs helm template + lint's patch (right)",
+                self.case.chart,
+                self.helm
+            );
             for op in lint
                 .and_then(|l| l["patch"].as_array())
                 .into_iter()
