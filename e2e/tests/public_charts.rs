@@ -7,16 +7,18 @@
 //! - every hook Helm created (seen by watching the hook kinds' API from before the step) was
 //!   reviewed by the webhook once per creation (counted by kind, namespace and name), never
 //!   denied, in the order `kubectl hooks list --event` shows;
-//! - each created hook equals `helm template`'s object with exactly the patch `kubectl hooks
-//!   lint` predicts applied: no explicit value changed, every missing default added;
+//! - each created hook contains `helm template`'s object with the patch `kubectl hooks lint`
+//!   predicts applied (no explicit value changed, every missing default added), and where the
+//!   webhook writes (annotations, deadlines, securityContexts) it has exactly that;
 //! - the webhook's policy findings on each hook are exactly lint's (rule, mode, field);
 //! - `kubectl hooks list -o json` agrees with `helm get hooks` and `helm status -o json` (names,
 //!   kinds, events, weights, delete policies, last-run phases);
 //! - `kubectl hooks rerun --dry-run` and `cleanup --dry-run` name only the release's hooks and
 //!   change nothing;
-//! - no object of the release that is not a hook is replaced (same uids from install to the
-//!   end), and the dry runs change no object in the namespace or the release's cluster-scoped
-//!   objects (same uid and resourceVersion).
+//! - no object of the release that is not a hook is replaced (same uids from install through
+//!   the rollback), and the dry runs change no object in the namespace, of the release's
+//!   cluster-scoped objects or of the chart's cluster-scoped hooks (same uid, and generation or
+//!   resourceVersion).
 //!
 //! Values: each chart's [`Case`] says which values make its hooks run and which of the chart's
 //! own admission webhooks are turned off because nothing serves them under kwok (no container
@@ -132,7 +134,13 @@ fn plugin() -> Run {
 }
 
 fn chart_dir(case: &Case) -> PathBuf {
-    Cluster::get().dir().join("charts").join(case.chart)
+    let dir = Cluster::get().dir().join("charts").join(case.chart);
+    assert!(
+        dir.join("Chart.yaml").is_file(),
+        "{}: no chart; tests/cluster/build fetches it and tests/cluster/with-cluster links it",
+        dir.display()
+    );
+    dir
 }
 
 fn set_args(case: &Case, release: &str, namespace: &str, upgrade: bool) -> Vec<String> {
