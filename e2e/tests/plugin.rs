@@ -1211,3 +1211,24 @@ fn logs_follow_picks_up_the_hook_pods_of_an_upgrade() {
     // Only the event asked for: no post-upgrade hook's lines.
     assert!(!followed.contains("[pod/demo-seed-"), "{followed}");
 }
+
+/// Regression (a public chart's pre-delete ClusterRoleBinding rendered `subjects[0].name:
+/// null`; the API server refused it during `helm uninstall` and the release stuck in
+/// `uninstalling`, while lint passed it): lint checks built-in kinds against Kubernetes' own
+/// types offline and names the field; `--no-schema` skips that check.
+#[test]
+fn lint_refuses_what_the_api_server_would_refuse() {
+    let crb = "---\n# Source: c/templates/cleanup-rbac.yaml\napiVersion: rbac.authorization.k8s.io/v1\n\
+               kind: ClusterRoleBinding\nmetadata:\n  name: c-cleanup\n  annotations:\n    \
+               helm.sh/hook: pre-delete\n    helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded\n\
+               roleRef:\n  apiGroup: rbac.authorization.k8s.io\n  kind: ClusterRole\n  name: c-cleanup\n\
+               subjects:\n- kind: ServiceAccount\n  name: null\n  namespace: default\n";
+    let out = lint(crb);
+    assert_eq!(out.code, Some(1), "{out}");
+    assert!(out.stdout.contains("subjects[0].name"), "{out}");
+    let skipped = Run::new(plugin_binary())
+        .args(["lint", "--no-schema", "-f", "-"])
+        .stdin(crb.as_bytes().to_vec())
+        .output();
+    assert_eq!(skipped.code, Some(0), "{skipped}");
+}

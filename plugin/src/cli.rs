@@ -88,7 +88,8 @@ pub enum CliCommand {
         Check ids (`check` in -o json): annotation/<mistake> (unknown-event, empty-event, \
         unknown-delete-policy, empty-delete-policy, default-delete-policy-off, weight-not-integer, \
         unknown-output-log-policy, unknown-resource-policy, duplicate-value, annotation-too-large, \
-        not-a-string), policy/<rule id>, order/dependency-runs-later, \
+        not-a-string), policy/<rule id>, schema/refused, schema/unknown-field, \
+        order/dependency-runs-later, \
         order/regular-resource-not-yet-created, argocd/<rule>, flux/<rule> (see the README).")]
     Lint(LintArgs),
     /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
@@ -287,6 +288,10 @@ pub struct LintArgs {
         default_value = "helm"
     )]
     pub targets: Vec<LintTargetArg>,
+    /// Skip the offline check of built-in kinds against Kubernetes' types (required fields,
+    /// value types, unknown fields).
+    #[arg(long)]
+    pub no_schema: bool,
 }
 
 /// `kubectl hooks post-render`.

@@ -222,6 +222,8 @@ pub struct LintOptions {
     pub output: LintOutput,
     /// The tools the chart is checked for, without repeats, in the order given.
     pub targets: Vec<crate::lint::targets::Target>,
+    /// Check built-in kinds against Kubernetes' types (off with `--no-schema`).
+    pub schema: bool,
 }
 
 impl Options {
@@ -446,6 +448,7 @@ impl Options {
                 .map(|f| (f.as_os_str() != "-").then_some(f))
                 .collect(),
                 strict: a.strict,
+                schema: !a.no_schema,
                 quiet: a.quiet,
                 policy: a.policy,
                 output: match a.output {

@@ -36,3 +36,16 @@ helm3_bin=$bin_root/helm3-$helm3_version
 cert_manager_version=v1.21.2
 cert_manager_sum=h1:UWgoYM+KLNtRlqmoWOKjKBOBUPVHeepQ6/ac3ERJW68=
 cert_manager_crds=$bin_root/cert-manager-crds-$cert_manager_version
+
+# Public charts for e2e/tests/public_charts.rs, copied out of the Go modules that ship them
+# (the module hash pinned here, as for the CRDs above): name, module, version, h1: hash, the
+# chart's directory inside the module. The Go module proxy serves ingress-nginx only as a
+# pseudo-version (its chart 4.11.0, controller v1.11.0); cert-manager reuses the module above.
+public_charts=(
+  "ingress-nginx k8s.io/ingress-nginx v0.0.0-20240708192948-52c50467d67d h1:tZui5g6S4GO1hxLm6yrEoIXLkl4QfeGytlmZqZ+DmdQ= charts/ingress-nginx"
+  "cert-manager github.com/cert-manager/cert-manager $cert_manager_version $cert_manager_sum deploy/charts/cert-manager"
+  "kyverno github.com/kyverno/kyverno v1.19.1 h1:/MkgFii3/VlQfKR1JpC9tVwNNVNQTt2S4U6qCsafsTU= charts/kyverno"
+  "gatekeeper github.com/open-policy-agent/gatekeeper/v3 v3.23.1 h1:njHTm0SJ6ZEhhEgmQTpJKTGQbc99fSs4hGiEp1OIKck= charts/gatekeeper"
+)
+# public_chart_dir NAME VERSION -> where build puts that chart
+public_chart_dir() { printf '%s\n' "$bin_root/chart-$1-$2"; }

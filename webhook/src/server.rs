@@ -364,7 +364,8 @@ pub const REVIEW_TARGET: &str = "helm_hooks_webhook::review";
 /// Logs the decision: one line at INFO when the review changed something (patched, warned,
 /// denied, invalid), with the enforce- and warn-mode findings (rule, mode, field) in it; at
 /// DEBUG when it changed nothing (allowed, skipped). Audit-mode findings are counted for the
-/// periodic summary instead ([`crate::audit_summary`]). Never logs object contents: only kind,
+/// periodic summary instead ([`crate::audit_summary`]); each finding also gets a line of its
+/// own at DEBUG. Never logs object contents: only kind,
 /// namespace, name, and the rule, mode and field path of findings (the message may quote
 /// values from the object). Every value from the request is cut (see [`crate::truncate`]).
 fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Instant) {
@@ -376,6 +377,23 @@ fn log(endpoint: Endpoint, meta: &RequestMeta, outcome: &Outcome, started: Insta
         .map(|v| format!("{}({}) {}", v.rule.as_str(), v.mode.as_str(), v.field))
         .collect();
     let findings = findings.join("; ");
+    // Every finding, audit ones included, one line each at DEBUG (what tests and debugging
+    // compare with `kubectl hooks lint`).
+    for v in &outcome.violations {
+        debug!(
+            target: REVIEW_TARGET,
+            endpoint = endpoint.as_str(),
+            uid = %echo(&meta.uid),
+            kind = %echo(&meta.kind),
+            namespace = %echo(&meta.namespace),
+            name = %echo(&meta.name),
+            rule = v.rule.as_str(),
+            mode = v.mode.as_str(),
+            field = %echo(&v.field),
+            dry_run = meta.dry_run,
+            "policy violation"
+        );
+    }
     macro_rules! decision {
         ($level:ident) => {
             $level!(

@@ -7,6 +7,7 @@
 
 pub mod chart;
 pub(crate) mod prerequisites;
+pub mod schema;
 pub mod targets;
 
 use crate::error::{Error, Result};
@@ -177,6 +178,9 @@ pub fn run(options: &LintOptions) -> Result<u8> {
     let policy = crate::policy_file::load(options.policy.as_deref())?;
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
     let mut report = lint(&objects, &policy, &options.targets);
+    if options.schema {
+        schema::add_findings(&mut report, &objects);
+    }
     attach_locations(&mut report, options.chart.as_deref());
     let mut stdout = std::io::stdout().lock();
     match options.output {
@@ -279,9 +283,11 @@ pub fn lint(objects: &[ManifestObject], policy: &Policy, targets: &[Target]) -> 
             });
         }
         for v in &verdict.violations {
-            let covered = findings
-                .iter()
-                .any(|f| f.rule.as_deref() == Some(v.rule.as_str()));
+            // Only the annotation diagnostics above stand for a violation: every other one is
+            // reported, also the second of the same rule (two containers without limits).
+            let covered = findings.iter().any(|f| {
+                f.check.starts_with("annotation/") && f.rule.as_deref() == Some(v.rule.as_str())
+            });
             if covered {
                 continue;
             }

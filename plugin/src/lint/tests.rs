@@ -167,3 +167,43 @@ fn text_findings_wrap_at_100_columns() {
         line.split_whitespace().count()
     );
 }
+
+/// Regression: lint reported only the first violation of each rule on an object (the second
+/// container's missing limits, found by the webhook on gatekeeper's namespace-label Job, was
+/// dropped as "already covered"), so lint did not predict the webhook's findings.
+#[test]
+fn every_violation_of_a_rule_is_reported_not_only_the_first() {
+    let init = "      initContainers:\n      - name: probe\n        image: curl:8.0\n        \
+                securityContext:\n          allowPrivilegeEscalation: false\n          \
+                capabilities: {drop: [ALL]}\n";
+    let report = run(&job("x", GOOD, init));
+    let fields: Vec<&str> = report.objects[0]
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_deref() == Some("resources"))
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        ["spec.template.spec.initContainers[0].resources.limits"],
+        "the main container has limits, the init container none"
+    );
+    let two = job("y", GOOD, init).replace(
+        "        resources:\n          limits: {cpu: 100m, memory: 64Mi}\n",
+        "",
+    );
+    let report = run(&two);
+    let fields: Vec<&str> = report.objects[0]
+        .findings
+        .iter()
+        .filter(|f| f.rule.as_deref() == Some("resources"))
+        .map(|f| f.field.as_str())
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            "spec.template.spec.containers[0].resources.limits",
+            "spec.template.spec.initContainers[0].resources.limits"
+        ]
+    );
+}
