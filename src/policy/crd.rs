@@ -1,0 +1,218 @@
+//! The CustomResourceDefinition of `hookpolicies.hooks.helm-hooks.io`, built from the same
+//! rule ids and modes as the parser, so the apiserver refuses at `kubectl apply` what the
+//! parser refuses: unknown rule ids and fields (structural schema: `kubectl apply`, which asks
+//! for strict field validation, is refused naming the field), modes and selector operators
+//! (enums), delete policies and the cross-field rules (CEL `x-kubernetes-validations`). A rule
+//! setting is written as a map (`image-tag: {mode: enforce}`): the document's bare-mode short
+//! form is not structural beside the map form. `deploy/crds/hookpolicies.yaml` is this value as YAML; a test keeps them equal.
+
+use super::document::{Mode, RuleId};
+use super::resource::{GROUP, PLURAL, VERSION};
+use crate::hook::DeletePolicy;
+use serde_json::{Value, json};
+
+/// One rule's setting, always in the map form (`{mode: enforce}`; a bare mode is not
+/// structural beside a map), with the parameters only the rule takes.
+fn rule_setting_schema(rule: RuleId) -> Value {
+    let mut properties = json!({
+        "mode": {"type": "string", "enum": Mode::ALL.map(Mode::as_str)},
+    });
+    match rule {
+        RuleId::Deadline => {
+            properties["maxSeconds"] = json!({"type": "integer", "format": "int64", "minimum": 1});
+        }
+        RuleId::Capabilities => {
+            properties["allowed"] = json!({
+                "type": "array",
+                "maxItems": 64,
+                "items": {"type": "string", "maxLength": 64},
+            });
+        }
+        _ => {}
+    }
+    json!({"type": "object", "required": ["mode"], "properties": properties})
+}
+
+/// The `rules` map: one property per rule id (an unknown id is an unknown field).
+fn rules_schema() -> Value {
+    let properties: serde_json::Map<String, Value> = RuleId::ALL
+        .into_iter()
+        .map(|rule| (rule.as_str().to_string(), rule_setting_schema(rule)))
+        .collect();
+    json!({"type": "object", "properties": properties})
+}
+
+/// A delete policy: known values only, `before-hook-creation` included, or `""` (none).
+fn delete_policy_schema() -> Value {
+    let known = DeletePolicy::KNOWN.join("|");
+    let empty = "self == '' || ";
+    json!({
+        "type": "string",
+        "maxLength": 128,
+        "x-kubernetes-validations": [
+            {
+                "rule": format!("{empty}self.matches('(?i)^\\\\s*({known})\\\\s*(,\\\\s*({known})\\\\s*)*$')"),
+                "message": "each delete policy must be before-hook-creation, hook-succeeded or hook-failed (comma-separated)",
+            },
+            {
+                "rule": format!("{empty}self.matches('(?i)(^|,)\\\\s*before-hook-creation\\\\s*(,|$)')"),
+                "message": "include before-hook-creation, or every injected default would switch off Helm's own",
+            },
+        ],
+    })
+}
+
+fn string_list(max_items: usize) -> Value {
+    json!({"type": "array", "maxItems": max_items, "items": {"type": "string", "maxLength": 253}})
+}
+
+fn namespace_selector_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "Which namespaces this policy applies to (a label selector; absent: every namespace). Where several policies select a namespace, the highest priority applies, then the name first in alphabetical order.",
+        "properties": {
+            "matchLabels": {
+                "type": "object",
+                "maxProperties": 64,
+                "additionalProperties": {"type": "string", "maxLength": 63},
+            },
+            "matchExpressions": {
+                "type": "array",
+                "maxItems": 64,
+                "items": {
+                    "type": "object",
+                    "required": ["key", "operator"],
+                    "properties": {
+                        "key": {"type": "string", "maxLength": 317},
+                        "operator": {"type": "string", "enum": ["In", "NotIn", "Exists", "DoesNotExist"]},
+                        "values": string_list(256),
+                    },
+                    "x-kubernetes-validations": [{
+                        "rule": "self.operator in ['In', 'NotIn'] ? has(self.values) && size(self.values) > 0 : !has(self.values) || size(self.values) == 0",
+                        "message": "In and NotIn need values; Exists and DoesNotExist take none",
+                        "fieldPath": ".values",
+                    }],
+                },
+            },
+        },
+    })
+}
+
+fn defaults_schema() -> Value {
+    let seconds = json!({"type": "integer", "format": "int64", "minimum": 0});
+    json!({
+        "type": "object",
+        "description": "The defaults injected into hooks, each only where the field is absent; 0 or \"\" switches one off.",
+        "properties": {
+            "deletePolicy": delete_policy_schema(),
+            "activeDeadlineSeconds": seconds,
+            "ttlSecondsAfterFinished": seconds,
+            "securityContext": {
+                "type": "object",
+                "properties": {
+                    "profile": {"type": "string", "enum": ["restricted", "none"]},
+                    "runAsUser": {"type": "integer", "format": "int64", "minimum": 1},
+                },
+            },
+        },
+    })
+}
+
+fn override_schema() -> Value {
+    let seconds = json!({"type": "integer", "format": "int64", "minimum": 0});
+    json!({
+        "type": "object",
+        "required": ["namespaces"],
+        "properties": {
+            "namespaces": {
+                "type": "array",
+                "minItems": 1,
+                "maxItems": 256,
+                "items": {"type": "string", "maxLength": 63},
+            },
+            "rules": rules_schema(),
+            "defaults": {
+                "type": "object",
+                "properties": {
+                    "deletePolicy": delete_policy_schema(),
+                    "activeDeadlineSeconds": seconds,
+                    "ttlSecondsAfterFinished": seconds,
+                    "securityProfile": {"type": "string", "enum": ["restricted", "none"]},
+                },
+            },
+        },
+    })
+}
+
+fn spec_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "The hook policy document (without apiVersion and kind), plus namespaceSelector and priority.",
+        "properties": {
+            "priority": {
+                "type": "integer",
+                "format": "int32",
+                "description": "Where several policies select a namespace, the highest priority applies (default 0); equal priorities: the name first in alphabetical order.",
+            },
+            "namespaceSelector": namespace_selector_schema(),
+            "defaults": defaults_schema(),
+            "rules": rules_schema(),
+            "exemptNamespaces": string_list(256),
+            "namespaceOverrides": {"type": "array", "maxItems": 32, "items": override_schema()},
+        },
+        "x-kubernetes-validations": [{
+            "rule": "!has(self.defaults) || !has(self.defaults.activeDeadlineSeconds) || self.defaults.activeDeadlineSeconds == 0 || !has(self.rules) || !has(self.rules.deadline) || !has(self.rules.deadline.maxSeconds) || self.defaults.activeDeadlineSeconds <= self.rules.deadline.maxSeconds",
+            "message": "defaults.activeDeadlineSeconds is above rules.deadline.maxSeconds: every defaulted hook would be denied; lower it or raise the maximum",
+            "fieldPath": ".defaults.activeDeadlineSeconds",
+        }],
+    })
+}
+
+/// The CustomResourceDefinition (apiextensions.k8s.io/v1) of `HookPolicy`.
+pub fn custom_resource_definition() -> Value {
+    json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": format!("{PLURAL}.{GROUP}"),
+            "labels": {"app.kubernetes.io/part-of": "helm-hooks"},
+        },
+        "spec": {
+            "group": GROUP,
+            "scope": "Cluster",
+            "names": {
+                "plural": PLURAL,
+                "singular": "hookpolicy",
+                "kind": super::KIND,
+                "listKind": "HookPolicyList",
+                "shortNames": ["hookpol"],
+                "categories": ["helm-hooks"],
+            },
+            "versions": [{
+                "name": VERSION,
+                "served": true,
+                "storage": true,
+                "additionalPrinterColumns": [
+                    {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority"},
+                    {"name": "Selector", "type": "string", "jsonPath": ".spec.namespaceSelector"},
+                    {"name": "Rules", "type": "string", "jsonPath": ".spec.rules", "priority": 1},
+                    {"name": "Exempt", "type": "string", "jsonPath": ".spec.exemptNamespaces"},
+                    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                ],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "The helm-hooks policy for hooks in the namespaces it selects.",
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "spec": spec_schema(),
+                    },
+                }},
+            }],
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests;
