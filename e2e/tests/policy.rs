@@ -166,3 +166,506 @@ fn deploy_default_hookpolicy_applies_and_is_the_builtin_policy() {
         .arg(repo_root().join("deploy/policy/default-hookpolicy.yaml"))
         .success();
 }
+
+/// The rule ids, as both the webhook's and the exported policies' warnings spell them.
+const RULES: [&str; 13] = [
+    "privileged",
+    "host-namespaces",
+    "host-path",
+    "capabilities",
+    "privilege-escalation",
+    "run-as-root",
+    "restart-policy-always",
+    "deadline",
+    "delete-policy-values",
+    "hook-weight",
+    "annotation-size",
+    "image-tag",
+    "resources",
+];
+
+/// What the apiserver did with one object: denied by admission, refused by its own
+/// validation (after mutation), or admitted with these warned rules and this resulting object
+/// (normalised: nothing random).
+#[derive(Debug, PartialEq)]
+enum Decision {
+    Denied,
+    Invalid,
+    Admitted {
+        warned: std::collections::BTreeSet<String>,
+        object: serde_json::Value,
+    },
+}
+
+/// The rules named by kubectl's `Warning:` lines: `rule: Kind/name: …` (the webhook) or
+/// `… helm-hooks rule RULE (warn): …` (the exported policies).
+fn warned_rules(stderr: &str) -> std::collections::BTreeSet<String> {
+    stderr
+        .lines()
+        .filter_map(|l| l.strip_prefix("Warning: "))
+        .flat_map(|l| {
+            RULES.into_iter().filter(move |r| {
+                l.starts_with(&format!("{r}: ")) || l.contains(&format!("helm-hooks rule {r} ("))
+            })
+        })
+        .map(str::to_string)
+        .collect()
+}
+
+/// Replaces what differs between two dry runs of the same object: its uid (also in Job
+/// labels and selectors) and the random suffix of the ServiceAccount token volume.
+fn normalise(object: &mut serde_json::Value, uid: &str) {
+    use serde_json::Value;
+    match object {
+        Value::String(s) if !uid.is_empty() && s == uid => *s = "<uid>".into(),
+        Value::String(s) if s.starts_with("kube-api-access-") => *s = "kube-api-access".into(),
+        Value::Array(items) => items.iter_mut().for_each(|i| normalise(i, uid)),
+        Value::Object(map) => {
+            for key in [
+                "uid",
+                "creationTimestamp",
+                "managedFields",
+                "resourceVersion",
+            ] {
+                map.remove(key);
+            }
+            map.values_mut().for_each(|v| normalise(v, uid));
+        }
+        _ => {}
+    }
+}
+
+fn decide(ns: &str, object: &serde_json::Value) -> Decision {
+    let out = kubectl()
+        .args([
+            "-n",
+            ns,
+            "create",
+            "--dry-run=server",
+            "-o",
+            "json",
+            "-f",
+            "-",
+        ])
+        .stdin(object.to_string())
+        .output();
+    if !out.ok() {
+        if out.stderr.contains(" is invalid: ") {
+            return Decision::Invalid;
+        }
+        assert!(
+            out.stderr.contains("denied") || out.stderr.contains("forbidden"),
+            "neither an admission denial nor invalid:\n{out}\n{object}"
+        );
+        return Decision::Denied;
+    }
+    let mut created = out.json();
+    let uid = created["metadata"]["uid"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
+    normalise(&mut created, &uid);
+    Decision::Admitted {
+        warned: warned_rules(&out.stderr),
+        object: created,
+    }
+}
+
+/// Every object of the corpus decided in `ns`, four at a time.
+fn decide_all(ns: &str, corpus: &[serde_json::Value]) -> Vec<Decision> {
+    let chunk = corpus.len().div_ceil(4).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = corpus
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(|o| decide(ns, o)).collect::<Vec<_>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("a deciding thread panicked"))
+            .collect()
+    })
+}
+
+/// A small deterministic generator (the e2e crate has no proptest): a linear congruential
+/// sequence picks every field independently.
+struct Gen(u64);
+
+impl Gen {
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        &items[((self.0 >> 33) as usize) % items.len()]
+    }
+}
+
+/// `n` hook Jobs and Pods with every field a rule or a default looks at varied.
+fn generated(n: usize) -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut g = Gen(0x5eed);
+    (0..n)
+        .map(|i| {
+            let mut annotations = json!({"helm.sh/hook": g.pick(&["pre-install", "post-upgrade,pre-install", "test"])});
+            for (key, values) in [
+                ("helm.sh/hook-delete-policy", &["-", "-", "-", "-", "-", "hook-succeeded", "before-hook-creation,hook-succeded", "", " Before-Hook-Creation ", "hook-failed,before-hook-creation"][..]),
+                ("helm.sh/hook-weight", &["-", "-", "5", "5.0", " 5", "-3", "+7", "99999999999999999999", "9223372036854775807", "abc"][..]),
+            ] {
+                let v = *g.pick(values);
+                if v != "-" {
+                    annotations[key] = json!(v);
+                }
+            }
+            if *g.pick(&[false; 15].iter().chain([&true]).copied().collect::<Vec<_>>()) {
+                annotations["helm.sh/hook-delete-policy"] = json!(vec!["hook-succeeded"; 40].join(","));
+            }
+            let sc = |g: &mut Gen| -> Value {
+                let mut sc = json!({});
+                for (field, values) in [
+                    ("privileged", &[json!(null), json!(null), json!(null), json!(null), json!(null), json!(null), json!(true), json!(false)][..]),
+                    ("allowPrivilegeEscalation", &[json!(null), json!(null), json!(null), json!(null), json!(null), json!(true), json!(false)][..]),
+                    ("runAsUser", &[json!(null), json!(null), json!(0), json!(1000)][..]),
+                    ("runAsNonRoot", &[json!(null), json!(null), json!(true), json!(false)][..]),
+                    ("capabilities", &[json!(null), json!(null), json!(null), json!(null), json!({"add": ["NET_ADMIN"]}), json!({"add": ["cap_net_bind_service", " chown"]}), json!({"add": ["SYS_ADMIN"]}), json!({"drop": ["NET_RAW"]}), json!({})][..]),
+                ] {
+                    let v = g.pick(values);
+                    if !v.is_null() {
+                        sc[field] = v.clone();
+                    }
+                }
+                sc
+            };
+            let container = |g: &mut Gen, name: &str| -> Value {
+                let mut c = json!({"name": name, "image": g.pick(&["busybox", "busybox:latest", "busybox:1.36", "registry.example:5000/tools/app", "registry.example:5000/app:2", "app@sha256:0123456789012345678901234567890123456789012345678901234567890123"]), "command": ["true"]});
+                if *g.pick(&[true, false]) {
+                    c["resources"] = json!({"limits": {"cpu": "100m", "memory": "64Mi"}});
+                }
+                if *g.pick(&[true, true, false]) {
+                    c["securityContext"] = sc(g);
+                }
+                c
+            };
+            let mut pod = json!({"containers": [container(&mut g, "main")]});
+            if *g.pick(&[false, false, true]) {
+                pod["initContainers"] = json!([container(&mut g, "init")]);
+            }
+            if *g.pick(&[false, false, true]) {
+                pod["containers"].as_array_mut().unwrap().push(container(&mut g, "side"));
+            }
+            if *g.pick(&[true, true, false]) {
+                let mut psc = json!({});
+                for (field, values) in [
+                    ("runAsUser", &[json!(null), json!(0), json!(2000)][..]),
+                    ("runAsNonRoot", &[json!(null), json!(true), json!(false)][..]),
+                    ("seccompProfile", &[json!(null), json!({"type": "Unconfined"})][..]),
+                ] {
+                    let v = g.pick(values);
+                    if !v.is_null() {
+                        psc[field] = v.clone();
+                    }
+                }
+                pod["securityContext"] = psc;
+            }
+            for field in ["hostNetwork", "hostPID", "hostIPC"] {
+                if *g.pick(&[false, false, false, false, false, false, false, false, false, true]) {
+                    pod[field] = json!(true);
+                }
+            }
+            if *g.pick(&[false, false, false, false, false, true]) {
+                pod["volumes"] = json!([{"name": "host", "hostPath": {"path": "/var/log"}}]);
+            }
+            let is_pod = *g.pick(&[false, true]);
+            let restart = *g.pick(&[None, Some("Never"), Some("Never"), Some("Never"), Some("OnFailure"), Some("Always")]);
+            let deadline = *g.pick(&[None, None, None, Some(100), Some(99_999)]);
+            let name = format!("gen-{i}");
+            if is_pod {
+                if let Some(r) = restart {
+                    pod["restartPolicy"] = json!(r);
+                }
+                if let Some(d) = deadline {
+                    pod["activeDeadlineSeconds"] = json!(d);
+                }
+                json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "annotations": annotations}, "spec": pod})
+            } else {
+                pod["restartPolicy"] = json!(if restart == Some("OnFailure") { "OnFailure" } else { "Never" });
+                let mut spec = json!({"backoffLimit": 0, "template": {"spec": pod}});
+                if let Some(d) = deadline {
+                    spec["activeDeadlineSeconds"] = json!(d);
+                }
+                if *g.pick(&[false, false, true]) {
+                    spec["ttlSecondsAfterFinished"] = json!(60);
+                }
+                json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name, "annotations": annotations}, "spec": spec})
+            }
+        })
+        .collect()
+}
+
+/// The webhook golden cases' CREATE objects and the example chart's hooks.
+fn fixed_corpus() -> Vec<serde_json::Value> {
+    use serde_json::{Value, json};
+    let mut corpus = Vec::new();
+    let dir = repo_root().join("webhook/tests/golden/cases");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        let case: Value = serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        let request = &case["review"]["request"];
+        let mut object = request["object"].clone();
+        if request["operation"] != "CREATE"
+            || !object.is_object()
+            || request["subResource"].is_string()
+        {
+            continue;
+        }
+        let stem = file.file_stem().unwrap().to_string_lossy().to_string();
+        let meta = object["metadata"].as_object_mut().unwrap();
+        meta.remove("namespace");
+        meta.remove("generateName");
+        meta.insert("name".into(), json!(format!("golden-{stem}")));
+        corpus.push(object);
+    }
+    let rendered = e2e::helm(e2e::Helm::V4)
+        .args(["template", "demo"])
+        .arg(e2e::chart("hooks-demo"))
+        .success()
+        .stdout;
+    for doc in rendered.split("\n---") {
+        let Ok(Some(mut object)) = serde_yaml_ng::from_str::<Option<Value>>(doc) else {
+            continue;
+        };
+        if object
+            .pointer("/metadata/annotations/helm.sh~1hook")
+            .is_some()
+        {
+            if let Some(meta) = object["metadata"].as_object_mut() {
+                meta.remove("namespace");
+            }
+            corpus.push(object);
+        }
+    }
+    corpus
+}
+
+/// The webhook binary serving on a free loopback port, registered with deploy/'s webhook
+/// configurations; stopped and unregistered when dropped.
+struct LocalWebhook {
+    child: std::process::Child,
+    dir: std::path::PathBuf,
+}
+
+impl LocalWebhook {
+    fn start(policy: &std::path::Path) -> LocalWebhook {
+        let dir =
+            std::env::temp_dir().join(format!("helm-hooks-e2e-policy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let binary = e2e::workspace_binary("helm-hooks-webhook", "HELM_HOOKS_WEBHOOK_BIN");
+        Run::new(&binary)
+            .args(["certs", "--ip", "127.0.0.1", "--out-dir"])
+            .arg(&dir)
+            .success();
+        let log = std::fs::File::create(dir.join("webhook.log")).unwrap();
+        let child = std::process::Command::new(&binary)
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--log-format",
+                "json",
+                "--tls-cert",
+            ])
+            .arg(dir.join("tls.crt"))
+            .arg("--tls-key")
+            .arg(dir.join("tls.key"))
+            .arg("--policy")
+            .arg(policy)
+            .stdout(std::process::Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("the webhook starts");
+        let webhook = LocalWebhook { child, dir };
+        let mut port = String::new();
+        wait_until(Duration::from_secs(20), "the webhook to listen", || {
+            let log = std::fs::read_to_string(webhook.dir.join("webhook.log")).unwrap_or_default();
+            port = log
+                .lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .find(|l| l["message"] == "listening")
+                .and_then(|l| Some(l["addr"].as_str()?.rsplit(':').next()?.to_string()))
+                .unwrap_or_default();
+            !port.is_empty()
+        });
+        Run::new(repo_root().join("scripts/register-local-webhook"))
+            .arg(format!("https://127.0.0.1:{port}"))
+            .arg(webhook.dir.join("ca.crt"))
+            .success();
+        webhook
+    }
+
+    fn unregister() {
+        kubectl()
+            .args([
+                "delete",
+                "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+                "helm-hooks",
+                "--ignore-not-found",
+            ])
+            .success();
+    }
+}
+
+impl Drop for LocalWebhook {
+    fn drop(&mut self) {
+        let _ = kubectl()
+            .args([
+                "delete",
+                "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+                "helm-hooks",
+                "--ignore-not-found",
+            ])
+            .output();
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Deletes the exported admission policies when dropped.
+struct ExportedPolicies(std::path::PathBuf);
+
+impl Drop for ExportedPolicies {
+    fn drop(&mut self) {
+        let _ = kubectl()
+            .args(["delete", "--ignore-not-found", "-f"])
+            .arg(&self.0)
+            .output();
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// Waits until `probe` (a Pod hook that restarts Always) is denied in `ns`: admission
+/// configuration reaches the apiserver's admission chain asynchronously.
+fn wait_for_denial(ns: &str, what: &str) {
+    let probe = serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "probe", "annotations": {"helm.sh/hook": "pre-install"}},
+        "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
+    });
+    wait_until(Duration::from_secs(30), what, || {
+        decide(ns, &probe) == Decision::Denied
+    });
+}
+
+/// The differential test: the same corpus (every golden case, the example chart's hooks and
+/// generated Jobs and Pods) created through the real apiserver once with the webhook and once
+/// with `kubectl hooks policy export --format admission-policy` applied instead: the same
+/// decision, the same warned rules and the same resulting object for every case.
+#[test]
+fn exported_admission_policies_decide_like_the_webhook() {
+    let ns = e2e::TestNamespace::reviewed("policy-export");
+    let generated_count = std::env::var("HELM_HOOKS_E2E_POLICY_CORPUS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(160);
+    let mut corpus = fixed_corpus();
+    let fixed = corpus.len();
+    corpus.extend(generated(generated_count));
+
+    // A policy with every mode in use, parameters and an override for the test namespace.
+    let policy_file =
+        std::env::temp_dir().join(format!("helm-hooks-e2e-policy-{}.yaml", std::process::id()));
+    std::fs::write(
+        &policy_file,
+        format!(
+            "{HEAD}rules:\n  hook-weight: warn\n  resources: audit\n  \
+             deadline: {{mode: enforce, maxSeconds: 1800}}\n  \
+             capabilities: {{mode: enforce, allowed: [NET_BIND_SERVICE, CHOWN]}}\n\
+             exemptNamespaces: [kube-system, break-glass]\n\
+             namespaceOverrides:\n\
+             - namespaces: [{ns}]\n  rules: {{resources: warn, run-as-root: audit, host-path: warn}}\n  \
+               defaults: {{ttlSecondsAfterFinished: 300}}\n",
+            ns = ns.name()
+        ),
+    )
+    .unwrap();
+
+    let with_webhook = {
+        let _webhook = LocalWebhook::start(&policy_file);
+        wait_for_denial(ns.name(), "the webhook registration to take effect");
+        let decisions = decide_all(ns.name(), &corpus);
+        LocalWebhook::unregister();
+        decisions
+    };
+
+    let exported = e2e::kubectl_hooks()
+        .args([
+            "policy",
+            "export",
+            "--format",
+            "admission-policy",
+            "--policy",
+        ])
+        .arg(&policy_file)
+        .success()
+        .stdout;
+    let export_file = policy_file.with_extension("export.yaml");
+    std::fs::write(&export_file, &exported).unwrap();
+    let _exported = ExportedPolicies(export_file.clone());
+    // No webhook is registered any more: what decides now is the apiserver alone.
+    assert!(
+        kubectl()
+            .args(["get", "validatingwebhookconfiguration", "helm-hooks"])
+            .output()
+            .stderr
+            .contains("NotFound")
+    );
+    kubectl().args(["apply", "-f"]).arg(&export_file).success();
+    wait_for_denial(ns.name(), "the exported admission policies to take effect");
+    let with_policies = decide_all(ns.name(), &corpus);
+    let _ = std::fs::remove_file(&policy_file);
+
+    let mut differences = Vec::new();
+    for (i, (webhook, policies)) in with_webhook.iter().zip(&with_policies).enumerate() {
+        if webhook != policies {
+            differences.push(format!(
+                "case {i} ({}):\n  object: {}\n  webhook:  {webhook:?}\n  policies: {policies:?}",
+                corpus[i]["metadata"]["name"], corpus[i]
+            ));
+        }
+    }
+    let denied = with_webhook
+        .iter()
+        .filter(|d| **d == Decision::Denied)
+        .count();
+    let warned = with_webhook
+        .iter()
+        .filter(|d| matches!(d, Decision::Admitted { warned, .. } if !warned.is_empty()))
+        .count();
+    eprintln!(
+        "{} cases ({fixed} fixed, {generated_count} generated): {denied} denied, {warned} warned, {} invalid",
+        corpus.len(),
+        with_webhook
+            .iter()
+            .filter(|d| **d == Decision::Invalid)
+            .count()
+    );
+    assert!(
+        differences.is_empty(),
+        "{} of {} cases differ:\n{}",
+        differences.len(),
+        corpus.len(),
+        differences.join("\n")
+    );
+    // The corpus exercises every outcome, so the comparison cannot pass vacuously.
+    let invalid = with_webhook
+        .iter()
+        .filter(|d| **d == Decision::Invalid)
+        .count();
+    assert!(
+        denied > 10 && warned > 10 && denied + warned + invalid + 10 < corpus.len(),
+        "{denied} denied, {warned} warned, {invalid} invalid"
+    );
+}

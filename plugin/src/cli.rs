@@ -67,6 +67,9 @@ pub enum CliCommand {
     /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
     /// every hook on stdout (`helm template … | kubectl hooks post-render`).
     PostRender(PostRenderArgs),
+    /// The cluster's hook policy: `show` the policy in force in a namespace, `export` it as
+    /// in-apiserver admission policies.
+    Policy(crate::policy_cmd::PolicyArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// Print the plugin's version.

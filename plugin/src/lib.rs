@@ -8,8 +8,8 @@
 //! - [`client`]: kubeconfig flags → a kube [`kube::Client`]; [`error`]: errors and exit codes.
 //! - [`releases`]: finding Helm release records by label and decoding only the revisions needed.
 //! - [`discovery`]: hook kinds → API resources; [`objects`]: live hook objects by kind.
-//! - [`list`], [`rerun`], [`cleanup`], [`logs`], [`lint`], [`completion`]: one module per
-//!   subcommand;
+//! - [`list`], [`rerun`], [`cleanup`], [`logs`], [`lint`], [`completion`], [`policy_cmd`]:
+//!   one module per subcommand;
 //!   [`orphans`]: leftover hooks of releases that are not installed (`--orphans`).
 //! - [`rows`]: the rows `list` shows; [`printers`]: table, wide, json, yaml and name output;
 //!   [`table`]: kubectl's column layout; [`duration`]: kubectl's durations.
@@ -29,6 +29,7 @@ pub(crate) mod logs;
 pub(crate) mod objects;
 pub(crate) mod options;
 pub(crate) mod orphans;
+pub(crate) mod policy_cmd;
 pub(crate) mod policy_file;
 pub(crate) mod post_render;
 pub(crate) mod printers;
@@ -127,6 +128,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
         }
         Command::Lint(lint) => lint::run(&lint),
         Command::PostRender(o) => post_render::run(&o),
+        Command::Policy(o) => policy_cmd::run(&options.connection, &o),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -141,6 +143,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::Logs(o) => logs::run(&kube, &o).await,
                     Command::Lint(_)
                     | Command::PostRender(_)
+                    | Command::Policy(_)
                     | Command::Completion(_)
                     | Command::Version(_) => {
                         unreachable!("handled without a cluster")

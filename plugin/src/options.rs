@@ -45,6 +45,7 @@ pub enum Command {
     Logs(LogsOptions),
     Lint(LintOptions),
     PostRender(PostRenderOptions),
+    Policy(crate::policy_cmd::PolicyArgs),
     Completion(clap_complete::Shell),
     Version(crate::cli::VersionOutputArg),
 }
@@ -348,6 +349,7 @@ impl Options {
             }),
             CliCommand::Completion(a) => Command::Completion(a.shell),
             CliCommand::Version(a) => Command::Version(a.output),
+            CliCommand::Policy(a) => Command::Policy(a),
         };
         Ok(Options {
             connection,

@@ -12,8 +12,9 @@
 //!
 //! In a cluster the document is the spec of `HookPolicy` objects ([`resource`]; their
 //! CustomResourceDefinition: [`crd`]); a [`PolicySet`] picks the object in force in a
-//! namespace.
+//! namespace; [`admission_policy`] exports the policy as in-apiserver admission policies.
 
+pub mod admission_policy;
 mod containers;
 pub mod crd;
 mod defaults;
