@@ -450,17 +450,23 @@ fn fixed_corpus() -> Vec<serde_json::Value> {
     corpus
 }
 
-/// The webhook binary serving on a free loopback port, registered with deploy/'s webhook
-/// configurations; stopped and unregistered when dropped.
+/// The webhook binary serving on a free loopback port with its own certificate; stopped (and
+/// unregistered, if [`LocalWebhook::register`]ed) when dropped.
 struct LocalWebhook {
     child: std::process::Child,
     dir: std::path::PathBuf,
+    port: String,
+    registered: std::cell::Cell<bool>,
 }
 
 impl LocalWebhook {
-    fn start(policy: &std::path::Path) -> LocalWebhook {
-        let dir =
-            std::env::temp_dir().join(format!("helm-hooks-e2e-policy-{}", std::process::id()));
+    /// Starts `helm-hooks-webhook serve` with `policy_args` (`--policy FILE` or
+    /// `--policy-source cluster`).
+    fn start(tag: &str, policy_args: &[&std::ffi::OsStr]) -> LocalWebhook {
+        let dir = std::env::temp_dir().join(format!(
+            "helm-hooks-e2e-policy-{}-{tag}",
+            std::process::id()
+        ));
         std::fs::create_dir_all(&dir).unwrap();
         let binary = e2e::workspace_binary("helm-hooks-webhook", "HELM_HOOKS_WEBHOOK_BIN");
         Run::new(&binary)
@@ -480,29 +486,102 @@ impl LocalWebhook {
             .arg(dir.join("tls.crt"))
             .arg("--tls-key")
             .arg(dir.join("tls.key"))
-            .arg("--policy")
-            .arg(policy)
+            .args(policy_args)
             .stdout(std::process::Stdio::null())
             .stderr(log)
             .spawn()
             .expect("the webhook starts");
-        let webhook = LocalWebhook { child, dir };
+        let mut webhook = LocalWebhook {
+            child,
+            dir,
+            port: String::new(),
+            registered: std::cell::Cell::new(false),
+        };
         let mut port = String::new();
         wait_until(Duration::from_secs(20), "the webhook to listen", || {
-            let log = std::fs::read_to_string(webhook.dir.join("webhook.log")).unwrap_or_default();
-            port = log
-                .lines()
-                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            port = webhook
+                .log()
+                .into_iter()
                 .find(|l| l["message"] == "listening")
                 .and_then(|l| Some(l["addr"].as_str()?.rsplit(':').next()?.to_string()))
                 .unwrap_or_default();
             !port.is_empty()
         });
-        Run::new(repo_root().join("scripts/register-local-webhook"))
-            .arg(format!("https://127.0.0.1:{port}"))
-            .arg(webhook.dir.join("ca.crt"))
-            .success();
+        webhook.port = port;
         webhook
+    }
+
+    fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.join("webhook.log"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Registers deploy/'s webhook configurations for this webhook (only one at a time).
+    fn register(&self) {
+        self.registered.set(true);
+        Run::new(repo_root().join("scripts/register-local-webhook"))
+            .arg(format!("https://127.0.0.1:{}", self.port))
+            .arg(self.dir.join("ca.crt"))
+            .success();
+    }
+
+    /// `curl` to this webhook: `GET path`, or `POST path` with `body`.
+    fn curl(&self, path: &str, body: Option<&str>) -> e2e::Output {
+        let mut run = Run::new("curl")
+            .args(["-sS", "--max-time", "5", "--cacert"])
+            .arg(self.dir.join("ca.crt"))
+            .args(["-w", "\n%{http_code}"]);
+        if let Some(body) = body {
+            run = run
+                .args([
+                    "-H",
+                    "Content-Type: application/json",
+                    "--data-binary",
+                    "@-",
+                ])
+                .stdin(body);
+        }
+        run.arg(format!("https://127.0.0.1:{}{path}", self.port))
+            .output()
+    }
+
+    /// `/validate` of a CREATE of `object` in `ns`: `(allowed, warnings)`.
+    fn validate(&self, ns: &str, object: &serde_json::Value) -> (bool, Vec<String>) {
+        let (group, version) = match object["apiVersion"].as_str().unwrap().split_once('/') {
+            Some((g, v)) => (g, v),
+            None => ("", object["apiVersion"].as_str().unwrap()),
+        };
+        let review = serde_json::json!({
+            "apiVersion": "admission.k8s.io/v1",
+            "kind": "AdmissionReview",
+            "request": {
+                "uid": "00000000-0000-4000-8000-000000000001",
+                "kind": {"group": group, "version": version, "kind": object["kind"]},
+                "resource": {"group": group, "version": version, "resource": "jobs"},
+                "name": object["metadata"]["name"],
+                "namespace": ns,
+                "operation": "CREATE",
+                "userInfo": {"username": "e2e"},
+                "object": object,
+                "dryRun": true,
+            },
+        });
+        let out = self.curl("/validate", Some(&review.to_string()));
+        let body = out.stdout.rsplit_once('\n').map_or("", |(b, _)| b);
+        let answer: serde_json::Value = serde_json::from_str(body)
+            .unwrap_or_else(|e| panic!("no AdmissionReview from the webhook ({e}):\n{out}"));
+        let warnings = answer["response"]["warnings"]
+            .as_array()
+            .map(|w| {
+                w.iter()
+                    .filter_map(|w| w.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        (answer["response"]["allowed"] == true, warnings)
     }
 
     fn unregister() {
@@ -519,14 +598,16 @@ impl LocalWebhook {
 
 impl Drop for LocalWebhook {
     fn drop(&mut self) {
-        let _ = kubectl()
-            .args([
-                "delete",
-                "mutatingwebhookconfiguration,validatingwebhookconfiguration",
-                "helm-hooks",
-                "--ignore-not-found",
-            ])
-            .output();
+        if self.registered.get() {
+            let _ = kubectl()
+                .args([
+                    "delete",
+                    "mutatingwebhookconfiguration,validatingwebhookconfiguration",
+                    "helm-hooks",
+                    "--ignore-not-found",
+                ])
+                .output();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -593,7 +674,11 @@ fn exported_admission_policies_decide_like_the_webhook() {
     .unwrap();
 
     let with_webhook = {
-        let _webhook = LocalWebhook::start(&policy_file);
+        let webhook = LocalWebhook::start(
+            "differential",
+            &["--policy".as_ref(), policy_file.as_os_str()],
+        );
+        webhook.register();
         wait_for_denial(ns.name(), "the webhook registration to take effect");
         let decisions = decide_all(ns.name(), &corpus);
         LocalWebhook::unregister();
@@ -667,5 +752,162 @@ fn exported_admission_policies_decide_like_the_webhook() {
     assert!(
         denied > 10 && warned > 10 && denied + warned + invalid + 10 < corpus.len(),
         "{denied} denied, {warned} warned, {invalid} invalid"
+    );
+}
+
+/// A HookPolicy selecting namespace `ns` by name, with `image-tag` in `mode`.
+fn hookpolicy_for(name: &str, ns: &str, priority: i32, mode: &str) -> String {
+    format!(
+        "{HEAD}metadata: {{name: {name}}}\nspec:\n  priority: {priority}\n  \
+         namespaceSelector: {{matchLabels: {{kubernetes.io/metadata.name: {ns}}}}}\n  \
+         rules: {{image-tag: {{mode: '{mode}'}}}}\n"
+    )
+}
+
+/// Polls both replicas until `expect(allowed, warnings)` holds on each; the time it took from
+/// `since` (when `kubectl apply` returned).
+fn in_force_on(
+    replicas: &[&LocalWebhook],
+    ns: &str,
+    job: &serde_json::Value,
+    since: std::time::Instant,
+    what: &str,
+    expect: impl Fn(bool, &[String]) -> bool,
+) -> Duration {
+    let mut took = Duration::ZERO;
+    for (i, replica) in replicas.iter().enumerate() {
+        wait_until(
+            Duration::from_secs(10),
+            &format!("{what} on replica {i}"),
+            || {
+                let (allowed, warnings) = replica.validate(ns, job);
+                expect(allowed, &warnings)
+            },
+        );
+        took = took.max(since.elapsed());
+    }
+    took
+}
+
+/// `--policy-source cluster` on two replicas: a HookPolicy applied with kubectl is in force on
+/// both within 2 s, overlapping selectors resolve by priority then name, deleting the objects
+/// brings back the built-in policy; `kubectl hooks policy show` agrees.
+#[test]
+fn webhook_with_cluster_source_enforces_an_applied_hookpolicy_within_2s_on_two_replicas() {
+    install_crd();
+    let ns = e2e::TestNamespace::new("policy-watch");
+    let (first, second, third) = (
+        format!("w-{}", ns.name()),
+        format!("a-{}", ns.name()),
+        format!("z-{}", ns.name()),
+    );
+    let _cleanup = Cleanup(vec![first.clone(), second.clone(), third.clone()]);
+    let source: [&std::ffi::OsStr; 2] = ["--policy-source".as_ref(), "cluster".as_ref()];
+    let replicas = [
+        LocalWebhook::start("watch-a", &source),
+        LocalWebhook::start("watch-b", &source),
+    ];
+    let replicas: Vec<&LocalWebhook> = replicas.iter().collect();
+    for replica in &replicas {
+        wait_until(
+            Duration::from_secs(20),
+            "the first list of hookpolicies",
+            || replica.curl("/readyz", None).stdout.ends_with("\n200"),
+        );
+        assert_eq!(replica.curl("/readyz", None).stdout, "ok\n\n200");
+    }
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "migrate", "namespace": ns.name(), "annotations": {"helm.sh/hook": "pre-install"}},
+        "spec": {"activeDeadlineSeconds": 600, "template": {"spec": {"restartPolicy": "Never",
+            "securityContext": {"runAsNonRoot": true, "runAsUser": 1000},
+            "containers": [{"name": "m", "image": "busybox:latest",
+                "resources": {"limits": {"cpu": "1", "memory": "64Mi"}},
+                "securityContext": {"allowPrivilegeEscalation": false}}]}}},
+    });
+    let warns_image_tag =
+        |allowed: bool, w: &[String]| allowed && w.iter().any(|w| w.starts_with("image-tag: "));
+    let denies = |allowed: bool, _: &[String]| !allowed;
+    let silent = |allowed: bool, w: &[String]| allowed && w.is_empty();
+    // No HookPolicy selects the namespace: the built-in policy (image-tag warns).
+    in_force_on(
+        &replicas,
+        ns.name(),
+        &job,
+        std::time::Instant::now(),
+        "the built-in policy",
+        warns_image_tag,
+    );
+
+    // Timed from when `kubectl apply` returns, i.e. the object is stored (kubectl's own
+    // discovery of the new resource type can take seconds before that).
+    let started = std::time::Instant::now();
+    apply(&hookpolicy_for(&first, ns.name(), 10, "enforce")).success();
+    let since = std::time::Instant::now();
+    let took = in_force_on(
+        &replicas,
+        ns.name(),
+        &job,
+        since,
+        "an applied HookPolicy",
+        denies,
+    );
+    eprintln!(
+        "HookPolicy in force on both replicas {took:?} after kubectl apply returned ({:?} after it started)",
+        started.elapsed()
+    );
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+
+    // Same priority, name first in order wins: "a-…" (off) over "w-…" (enforce).
+    apply(&hookpolicy_for(&second, ns.name(), 10, "off")).success();
+    let since = std::time::Instant::now();
+    let took = in_force_on(&replicas, ns.name(), &job, since, "the name rule", silent);
+    assert!(took < Duration::from_secs(2), "took {took:?}");
+    // A higher priority wins over the name: "z-…" (enforce, 20).
+    apply(&hookpolicy_for(&third, ns.name(), 20, "enforce")).success();
+    in_force_on(
+        &replicas,
+        ns.name(),
+        &job,
+        std::time::Instant::now(),
+        "the priority rule",
+        denies,
+    );
+
+    // kubectl hooks policy show reads the same objects and labels and agrees.
+    let shown = e2e::kubectl_hooks()
+        .args(["policy", "show", "-n", ns.name(), "-o", "json"])
+        .success()
+        .json();
+    assert_eq!(shown["hookPolicy"]["name"], third.as_str(), "{shown}");
+    assert_eq!(shown["rules"]["image-tag"], "enforce", "{shown}");
+    let others: Vec<&str> = shown["otherCandidates"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|o| o["name"].as_str())
+        .collect();
+    assert!(
+        others.contains(&first.as_str()) && others.contains(&second.as_str()),
+        "{shown}"
+    );
+
+    // Deleting the objects brings the built-in policy back.
+    kubectl()
+        .args(["delete", "hookpolicy", &first, &second, &third])
+        .success();
+    in_force_on(
+        &replicas,
+        ns.name(),
+        &job,
+        std::time::Instant::now(),
+        "the built-in policy again",
+        warns_image_tag,
+    );
+    let log = replicas[0].log();
+    assert!(
+        log.iter()
+            .any(|l| l["message"] == "policy from the cluster in force"),
+        "no policy change logged"
     );
 }
