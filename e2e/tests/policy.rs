@@ -911,3 +911,77 @@ fn webhook_with_cluster_source_enforces_an_applied_hookpolicy_within_2s_on_two_r
         "no policy change logged"
     );
 }
+
+/// `deploy/components/cluster-policy` on the base: the webhook runs with
+/// `--policy-source=cluster` and a service-account token instead of the ConfigMap, may read
+/// hookpolicies and namespaces and nothing else, and the component's cluster-scoped objects
+/// pass a server-side dry run.
+#[test]
+fn cluster_policy_component_switches_the_webhook_to_the_cluster_source() {
+    use serde_json::Value;
+    install_crd();
+    // A kustomization outside the repository, pointing back at it by a relative path (kustomize
+    // refuses absolute ones).
+    let dir = std::env::temp_dir().join(format!("helm-hooks-e2e-kustomize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let up = "../".repeat(dir.components().count() - 1);
+    let repo = repo_root();
+    let repo = repo.to_string_lossy();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources: [{up}{repo}/deploy/base]\ncomponents: [{up}{repo}/deploy/components/cluster-policy]\n",
+            repo = repo.trim_start_matches('/')
+        ),
+    )
+    .unwrap();
+    let rendered = kubectl().arg("kustomize").arg(&dir).success().stdout;
+    let _ = std::fs::remove_dir_all(&dir);
+    let objects: Vec<Value> = rendered
+        .split("\n---\n")
+        .filter_map(|d| serde_yaml_ng::from_str(d).ok())
+        .collect();
+    let find = |kind: &'static str| objects.iter().filter(move |o| o["kind"] == kind);
+    let deployment = find("Deployment").next().expect("the webhook's Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let args: Vec<&str> = pod["containers"][0]["args"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(args.contains(&"--policy-source=cluster"), "{args:?}");
+    assert!(!args.iter().any(|a| a.starts_with("--policy=")), "{args:?}");
+    assert_eq!(pod["automountServiceAccountToken"], true);
+    assert!(
+        !rendered.contains("helm-hooks-policy"),
+        "the ConfigMap and its volume are gone"
+    );
+    let role = find("ClusterRole").next().expect("a ClusterRole");
+    assert_eq!(
+        role["rules"],
+        serde_json::json!([
+            {"apiGroups": ["hooks.helm-hooks.io"], "resources": ["hookpolicies"], "verbs": ["get", "list", "watch"]},
+            {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["list", "watch"]},
+        ])
+    );
+    let cluster_scoped: Vec<&Value> = objects
+        .iter()
+        .filter(|o| {
+            [
+                "CustomResourceDefinition",
+                "HookPolicy",
+                "ClusterRole",
+                "ClusterRoleBinding",
+            ]
+            .contains(&o["kind"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(cluster_scoped.len(), 4, "{cluster_scoped:?}");
+    let list = serde_json::json!({"apiVersion": "v1", "kind": "List", "items": cluster_scoped});
+    kubectl()
+        .args(["apply", "--server-side", "--dry-run=server", "-f", "-"])
+        .stdin(list.to_string())
+        .success();
+}
