@@ -84,6 +84,16 @@ fn hookpolicy_with_a_typo_is_refused_by_the_apiserver_naming_the_field() {
             "above rules.deadline.maxSeconds",
         ),
         (
+            "rules: {deadline: {mode: enforce, maxSeconds: 300}}",
+            "spec.defaults.activeDeadlineSeconds",
+            "(600 when not set) is above rules.deadline.maxSeconds",
+        ),
+        (
+            "priority: 3000000000",
+            "spec.priority",
+            "should be less than or equal to 2147483647",
+        ),
+        (
             "namespaceSelector: {matchExpressions: [{key: team, operator: Inn, values: [a]}]}",
             "spec.namespaceSelector.matchExpressions[0].operator",
             "Unsupported value: \"Inn\"",
@@ -185,12 +195,13 @@ const RULES: [&str; 13] = [
 ];
 
 /// What the apiserver did with one object: denied by admission, refused by its own
-/// validation (after mutation), or admitted with these warned rules and this resulting object
+/// validation (after mutation), failed otherwise (kubectl's message), or admitted with these warned rules and this resulting object
 /// (normalised: nothing random).
 #[derive(Debug, PartialEq)]
 enum Decision {
     Denied,
     Invalid,
+    Failed(String),
     Admitted {
         warned: std::collections::BTreeSet<String>,
         object: serde_json::Value,
@@ -253,11 +264,11 @@ fn decide(ns: &str, object: &serde_json::Value) -> Decision {
         if out.stderr.contains(" is invalid: ") {
             return Decision::Invalid;
         }
-        assert!(
-            out.stderr.contains("denied") || out.stderr.contains("forbidden"),
-            "neither an admission denial nor invalid:\n{out}\n{object}"
-        );
-        return Decision::Denied;
+        if out.stderr.contains("denied") || out.stderr.contains("forbidden") {
+            return Decision::Denied;
+        }
+        // Anything else (a webhook that cannot be called, …) never matches a real decision.
+        return Decision::Failed(out.stderr);
     }
     let mut created = out.json();
     let uid = created["metadata"]["uid"]
@@ -627,16 +638,32 @@ impl Drop for ExportedPolicies {
     }
 }
 
-/// Waits until `probe` (a Pod hook that restarts Always) is denied in `ns`: admission
-/// configuration reaches the apiserver's admission chain asynchronously.
-fn wait_for_denial(ns: &str, what: &str) {
-    let probe = serde_json::json!({
+/// Waits until every part of the admission configuration decides in `ns`: a Pod hook that
+/// restarts Always is denied (enforce), and a Job hook with an untagged image is admitted with a
+/// warning (warn) and the delete policy injected (mutation). The apiserver picks up each
+/// configuration, policy and binding on its own schedule.
+fn wait_for_admission(ns: &str, what: &str) {
+    let denied = serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "probe", "annotations": {"helm.sh/hook": "pre-install"}},
         "spec": {"containers": [{"name": "c", "image": "busybox:1.36"}]},
     });
+    let warned = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "probe", "annotations": {"helm.sh/hook": "pre-install"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}},
+    });
     wait_until(Duration::from_secs(30), what, || {
-        decide(ns, &probe) == Decision::Denied
+        decide(ns, &denied) == Decision::Denied
+            && match decide(ns, &warned) {
+                Decision::Admitted { warned, object } => {
+                    warned.contains("image-tag")
+                        && object
+                            .pointer("/metadata/annotations/helm.sh~1hook-delete-policy")
+                            .is_some()
+                }
+                _ => false,
+            }
     });
 }
 
@@ -679,7 +706,7 @@ fn exported_admission_policies_decide_like_the_webhook() {
             &["--policy".as_ref(), policy_file.as_os_str()],
         );
         webhook.register();
-        wait_for_denial(ns.name(), "the webhook registration to take effect");
+        wait_for_admission(ns.name(), "the webhook registration to take effect");
         let decisions = decide_all(ns.name(), &corpus);
         LocalWebhook::unregister();
         decisions
@@ -708,7 +735,7 @@ fn exported_admission_policies_decide_like_the_webhook() {
             .contains("NotFound")
     );
     kubectl().args(["apply", "-f"]).arg(&export_file).success();
-    wait_for_denial(ns.name(), "the exported admission policies to take effect");
+    wait_for_admission(ns.name(), "the exported admission policies to take effect");
     let with_policies = decide_all(ns.name(), &corpus);
     let _ = std::fs::remove_file(&policy_file);
 
@@ -890,6 +917,38 @@ fn webhook_with_cluster_source_enforces_an_applied_hookpolicy_within_2s_on_two_r
     assert!(
         others.contains(&first.as_str()) && others.contains(&second.as_str()),
         "{shown}"
+    );
+
+    // So does kubectl hooks lint --policy-from-cluster: image-tag is an error there, a warning
+    // under the built-in policy.
+    let manifest = serde_yaml_ng::to_string(&job).unwrap();
+    let lint = |from_cluster: bool| {
+        let mut run = e2e::kubectl_hooks().args(["lint", "-f", "-", "-n", ns.name(), "-o", "json"]);
+        if from_cluster {
+            run = run.arg("--policy-from-cluster");
+        }
+        run.stdin(manifest.clone()).output()
+    };
+    let image_tag_severity = |out: &e2e::Output| {
+        out.json()["objects"][0]["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["check"] == "policy/image-tag")
+            .map(|f| f["severity"].as_str().unwrap_or("").to_string())
+    };
+    let from_cluster = lint(true);
+    assert_eq!(from_cluster.code, Some(1), "{from_cluster}");
+    assert_eq!(
+        image_tag_severity(&from_cluster).as_deref(),
+        Some("error"),
+        "{from_cluster}"
+    );
+    let builtin = lint(false);
+    assert_eq!(
+        image_tag_severity(&builtin).as_deref(),
+        Some("warning"),
+        "{builtin}"
     );
 
     // Deleting the objects brings the built-in policy back.

@@ -233,6 +233,10 @@ pub struct LintArgs {
     /// A policy document to check against (default: the built-in policy).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Check against the cluster's HookPolicy in force in the namespace (-n, else the
+    /// context's namespace), as the webhook with --policy-source cluster would.
+    #[arg(long, conflicts_with = "policy")]
+    pub policy_from_cluster: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: TextOrJsonArg,

@@ -126,7 +126,12 @@ pub fn run(options: Options) -> Result<u8, Error> {
             }
             Ok(EXIT_OK)
         }
-        Command::Lint(lint) => lint::run(&lint),
+        Command::Lint(mut lint) => {
+            if lint.policy_from_cluster {
+                lint.cluster_policy = Some(policy_cmd::policy_in_force(&options.connection)?);
+            }
+            lint::run(&lint)
+        }
         Command::PostRender(o) => post_render::run(&o),
         Command::Policy(o) => policy_cmd::run(&options.connection, &o),
         command => {

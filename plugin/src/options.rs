@@ -140,6 +140,10 @@ pub struct LintOptions {
     /// `--quiet`: errors and warnings only.
     pub quiet: bool,
     pub policy: Option<PathBuf>,
+    /// `--policy-from-cluster`: the policy is read from the cluster before linting.
+    pub policy_from_cluster: bool,
+    /// The policy read from the cluster (set by the caller for `--policy-from-cluster`).
+    pub cluster_policy: Option<helm_hooks::policy::Policy>,
     pub output: LintOutput,
     /// The tools the chart is checked for, without repeats, in the order given.
     pub targets: Vec<crate::lint::targets::Target>,
@@ -318,6 +322,8 @@ impl Options {
                 strict: a.strict,
                 quiet: a.quiet,
                 policy: a.policy,
+                policy_from_cluster: a.policy_from_cluster,
+                cluster_policy: None,
                 output: match a.output {
                     TextOrJsonArg::Text => LintOutput::Text,
                     TextOrJsonArg::Json => LintOutput::Json,

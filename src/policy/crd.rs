@@ -152,6 +152,8 @@ fn spec_schema() -> Value {
             "priority": {
                 "type": "integer",
                 "format": "int32",
+                "minimum": i32::MIN,
+                "maximum": i32::MAX,
                 "description": "Where several policies select a namespace, the highest priority applies (default 0); equal priorities: the name first in alphabetical order.",
             },
             "namespaceSelector": namespace_selector_schema(),
@@ -161,8 +163,13 @@ fn spec_schema() -> Value {
             "namespaceOverrides": {"type": "array", "maxItems": 32, "items": override_schema()},
         },
         "x-kubernetes-validations": [{
-            "rule": "!has(self.defaults) || !has(self.defaults.activeDeadlineSeconds) || self.defaults.activeDeadlineSeconds == 0 || !has(self.rules) || !has(self.rules.deadline) || !has(self.rules.deadline.maxSeconds) || self.defaults.activeDeadlineSeconds <= self.rules.deadline.maxSeconds",
-            "message": "defaults.activeDeadlineSeconds is above rules.deadline.maxSeconds: every defaulted hook would be denied; lower it or raise the maximum",
+            "rule": format!(
+                "!has(self.rules) || !has(self.rules.deadline) || !has(self.rules.deadline.maxSeconds) || \
+                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) ? self.defaults.activeDeadlineSeconds : {builtin}) <= self.rules.deadline.maxSeconds || \
+                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) && self.defaults.activeDeadlineSeconds == 0)",
+                builtin = super::HookDefaults::default().active_deadline_seconds.unwrap_or(0)
+            ),
+            "message": "defaults.activeDeadlineSeconds (600 when not set) is above rules.deadline.maxSeconds: every defaulted hook would be denied; lower it or raise the maximum",
             "fieldPath": ".defaults.activeDeadlineSeconds",
         }],
     })

@@ -126,6 +126,21 @@ pub fn run(connection: &Connection, args: &PolicyArgs) -> Result<u8> {
     }
 }
 
+/// The policy in force in the connection's namespace, from the cluster's HookPolicies and the
+/// namespace's labels (`lint --policy-from-cluster`).
+pub fn policy_in_force(connection: &Connection) -> Result<helm_hooks::policy::Policy> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Io)?;
+    runtime.block_on(async {
+        let cluster = client::connect(connection).await?;
+        let set = load_cluster(&cluster.client).await?;
+        let labels = namespace_labels(&cluster.client, &cluster.namespace).await?;
+        Ok(set.policy_for(&labels))
+    })
+}
+
 /// `--policy FILE`: HookPolicy objects or one plain document.
 pub fn load_file(path: &Path) -> Result<PolicySet> {
     let text = std::fs::read_to_string(path)
