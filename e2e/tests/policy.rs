@@ -8,21 +8,24 @@ use std::time::Duration;
 
 const HEAD: &str = "apiVersion: hooks.helm-hooks.io/v1alpha1\nkind: HookPolicy\n";
 
-/// Applies `deploy/crds/hookpolicies.yaml` and waits until it is served (idempotent).
+/// Applies `deploy/crds` (the CRD and the summary admission policy) and waits until HookPolicies
+/// are served and get their status counts (idempotent).
 fn install_crd() {
     kubectl()
-        .args(["apply", "--server-side", "-f"])
-        .arg(repo_root().join("deploy/crds/hookpolicies.yaml"))
+        .args(["apply", "--server-side", "-k"])
+        .arg(repo_root().join("deploy/crds"))
         .success();
-    wait_until(Duration::from_secs(30), "the HookPolicy CRD", || {
-        kubectl()
-            .args(["get", "crd", "hookpolicies.hooks.helm-hooks.io", "-o"])
-            .arg("jsonpath={.status.conditions[?(@.type==\"Established\")].status}")
-            .output()
-            .stdout
-            == "True"
-            && kubectl().args(["get", "hookpolicies"]).output().ok()
-    });
+    wait_until(
+        Duration::from_secs(30),
+        "the HookPolicy CRD and its summary policy",
+        || {
+            let out = kubectl()
+                .args(["create", "--dry-run=server", "-o", "json", "-f", "-"])
+                .stdin(format!("{HEAD}metadata: {{name: e2e-probe}}\nspec: {{}}\n"))
+                .output();
+            out.ok() && out.json()["status"]["enforce"].is_number()
+        },
+    );
 }
 
 /// `kubectl apply -f -` of `yaml` (default client: strict field validation).
@@ -159,6 +162,12 @@ fn hookpolicy_with_a_typo_is_refused_by_the_apiserver_naming_the_field() {
         .json();
     let spec = &stored["spec"];
     assert_eq!(spec["rules"]["image-tag"]["mode"], "off", "{stored}");
+    // The summary policy counted the modes, rules left out with their built-in mode.
+    assert_eq!(
+        stored["status"],
+        serde_json::json!({"enforce": 10, "warn": 1, "audit": 1, "off": 1}),
+        "{stored}"
+    );
     let defaults = spec["defaults"].as_object().unwrap();
     assert_eq!(
         defaults.get("activeDeadlineSeconds"),

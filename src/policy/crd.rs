@@ -201,8 +201,11 @@ pub fn custom_resource_definition() -> Value {
                 "storage": true,
                 "additionalPrinterColumns": [
                     {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority"},
+                    {"name": "Enforce", "type": "integer", "jsonPath": ".status.enforce", "description": "Rules in enforce mode (outside overrides), counted by the hookpolicy-summary admission policy"},
+                    {"name": "Warn", "type": "integer", "jsonPath": ".status.warn"},
+                    {"name": "Audit", "type": "integer", "jsonPath": ".status.audit", "priority": 1},
+                    {"name": "Off", "type": "integer", "jsonPath": ".status.off", "priority": 1},
                     {"name": "Selector", "type": "string", "jsonPath": ".spec.namespaceSelector"},
-                    {"name": "Rules", "type": "string", "jsonPath": ".spec.rules", "priority": 1},
                     {"name": "Exempt", "type": "string", "jsonPath": ".spec.exemptNamespaces"},
                     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
                 ],
@@ -214,11 +217,80 @@ pub fn custom_resource_definition() -> Value {
                         "kind": {"type": "string"},
                         "metadata": {"type": "object"},
                         "spec": spec_schema(),
+                        "status": {
+                            "type": "object",
+                            "description": "How many rules are in each mode (outside namespace overrides); written on every create and update by the hookpolicy-summary MutatingAdmissionPolicy, never read by helm-hooks.",
+                            "properties": Mode::ALL.map(|m| (m.as_str().to_string(), json!({"type": "integer"}))).into_iter().collect::<serde_json::Map<_, _>>(),
+                        },
                     },
                 }},
             }],
         },
     })
+}
+
+/// The MutatingAdmissionPolicy (and its binding) that writes `status` of every `HookPolicy`
+/// on create and update: how many rules are in each mode, rules the spec leaves out counted
+/// with their built-in mode. `kubectl get hookpolicies` shows the counts.
+pub fn summary_policy() -> Vec<Value> {
+    let builtin: Vec<String> = RuleId::ALL
+        .into_iter()
+        .map(|r| format!("'{}': '{}'", r.as_str(), r.default_mode().as_str()))
+        .collect();
+    let ids: Vec<String> = RuleId::ALL
+        .into_iter()
+        .map(|r| format!("'{}'", r.as_str()))
+        .collect();
+    let counts: Vec<String> = Mode::ALL
+        .into_iter()
+        .map(|m| {
+            format!(
+                "'{m}': variables.modes.filter(m, m == '{m}').size()",
+                m = m.as_str()
+            )
+        })
+        .collect();
+    let name = "hookpolicy-summary";
+    vec![
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingAdmissionPolicy",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "helm-hooks"}},
+            "spec": {
+                "failurePolicy": "Ignore",
+                "reinvocationPolicy": "Never",
+                "matchConstraints": {"resourceRules": [{
+                    "apiGroups": [GROUP],
+                    "apiVersions": ["*"],
+                    "resources": [PLURAL],
+                    "operations": ["CREATE", "UPDATE"],
+                }]},
+                "variables": [
+                    {"name": "builtin", "expression": format!("{{{}}}", builtin.join(", "))},
+                    {
+                        "name": "modes",
+                        "expression": format!(
+                            "[{}].map(r, has(object.spec) && has(object.spec.rules) && r in object.spec.rules ? object.spec.rules[r].mode : variables.builtin[r])",
+                            ids.join(", ")
+                        ),
+                    },
+                ],
+                "mutations": [{
+                    "patchType": "JSONPatch",
+                    "jsonPatch": {"expression": format!(
+                        "[JSONPatch{{op: 'add', path: '/status', value: {{{}}}}}]",
+                        counts.join(", ")
+                    )},
+                }],
+            },
+        }),
+        json!({
+            "apiVersion": "admissionregistration.k8s.io/v1",
+            "kind": "MutatingAdmissionPolicyBinding",
+            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "helm-hooks"}},
+            "spec": {"policyName": name},
+        }),
+    ]
 }
 
 #[cfg(test)]

@@ -1,4 +1,5 @@
 use super::*;
+use serde::Deserialize as _;
 use std::path::Path;
 
 /// `deploy/crds/hookpolicies.yaml` is what the code generates (regenerate it with
@@ -21,6 +22,36 @@ fn deploy_crd_is_the_generated_one() {
         text.contains("- 'off'"),
         "kubectl would read a bare off as false"
     );
+}
+
+/// `deploy/crds/hookpolicy-summary.yaml` is the generated summary policy.
+#[test]
+fn deploy_summary_policy_is_the_generated_one() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/crds/hookpolicy-summary.yaml");
+    let generated = summary_policy();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        let text = format!(
+            "# Writes each HookPolicy's rule counts per mode into its status (kubectl get hookpolicies).\n\
+             # Generated from src/policy/crd.rs: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd\n{}",
+            crate::policy::resource::to_kubectl_yaml(&generated)
+        );
+        std::fs::write(&path, text).unwrap();
+    }
+    let text = std::fs::read_to_string(&path).unwrap();
+    let committed: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
+        .map(|d| Value::deserialize(d).unwrap())
+        .filter(|v| !v.is_null())
+        .collect();
+    assert_eq!(committed, generated, "{} is stale", path.display());
+    let builtin = generated[0]["spec"]["variables"][0]["expression"]
+        .as_str()
+        .unwrap();
+    for rule in RuleId::ALL {
+        assert!(
+            builtin.contains(&format!("'{rule}': '{}'", rule.default_mode())),
+            "{rule}"
+        );
+    }
 }
 
 /// `deploy/policy/default-hookpolicy.yaml` is the built-in policy as a `HookPolicy` named
