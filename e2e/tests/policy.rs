@@ -1053,3 +1053,160 @@ fn cluster_policy_component_switches_the_webhook_to_the_cluster_source() {
         .stdin(list.to_string())
         .success();
 }
+
+/// Specs mixing valid and invalid settings of every field the parser checks.
+fn generated_specs(n: usize) -> Vec<String> {
+    let mut g = Gen(0xc4d);
+    let rule_ids = [
+        "privileged",
+        "deadline",
+        "capabilities",
+        "image-tag",
+        "run-as-root",
+        "privilegd",
+    ];
+    let settings = [
+        "{mode: enforce}",
+        "{mode: 'off'}",
+        "{mode: warn}",
+        "{mode: enforc}",
+        "{mode: warn, maxSeconds: 100}",
+        "{mode: enforce, maxSeconds: 7200}",
+        "{mode: enforce, maxSeconds: 0}",
+        "{mode: audit, allowed: [CHOWN]}",
+        "{maxSeconds: 100}",
+    ];
+    (0..n)
+        .map(|_| {
+            let mut spec = String::new();
+            if *g.pick(&[true, false]) {
+                let mut rules = Vec::new();
+                for _ in 0..*g.pick(&[1, 2, 3]) {
+                    rules.push(format!("{}: {}", g.pick(&rule_ids), g.pick(&settings)));
+                }
+                rules.dedup_by(|a, b| a.split(':').next() == b.split(':').next());
+                spec.push_str(&format!("  rules: {{{}}}\n", rules.join(", ")));
+            }
+            if *g.pick(&[true, false]) {
+                let mut defaults = Vec::new();
+                if *g.pick(&[true, false]) {
+                    defaults.push(format!(
+                        "deletePolicy: '{}'",
+                        g.pick(&["before-hook-creation", "hook-succeeded", "before-hook-creation,hook-succeded", "", " Before-Hook-Creation , hook-failed"])
+                    ));
+                }
+                if *g.pick(&[true, false]) {
+                    defaults.push(format!("activeDeadlineSeconds: {}", g.pick(&[0, 300, 600, 5000, -1])));
+                }
+                if *g.pick(&[true, false]) {
+                    defaults.push(format!(
+                        "securityContext: {{runAsUser: {}, profile: {}}}",
+                        g.pick(&[1000, 0]),
+                        g.pick(&["restricted", "none", "strict"])
+                    ));
+                }
+                spec.push_str(&format!("  defaults: {{{}}}\n", defaults.join(", ")));
+            }
+            if *g.pick(&[true, false, false]) {
+                spec.push_str(&format!(
+                    "  namespaceOverrides: [{}]\n",
+                    g.pick(&[
+                        "{namespaces: [a]}",
+                        "{namespaces: []}",
+                        "{namespaces: [a], rules: {image-tag: {mode: 'off'}}, defaults: {activeDeadlineSeconds: 0, deletePolicy: '', securityProfile: none}}",
+                        "{namespaces: [a], defaults: {deletePolicy: hook-failed}}",
+                        "{namespaces: [a], rules: {image-tag: {mode: warn, allowed: [X]}}}",
+                    ])
+                ));
+            }
+            if *g.pick(&[true, false, false]) {
+                spec.push_str(&format!(
+                    "  namespaceSelector: {}\n",
+                    g.pick(&[
+                        "{matchLabels: {env: prod}}",
+                        "{matchExpressions: [{key: env, operator: NotIn, values: [dev]}]}",
+                        "{matchExpressions: [{key: env, operator: Exists, values: [dev]}]}",
+                        "{matchExpressions: [{key: env, operator: In}]}",
+                    ])
+                ));
+            }
+            if *g.pick(&[true, false, false]) {
+                spec.push_str(&format!("  priority: {}\n", g.pick(&["5", "-3", "high"])));
+            }
+            spec
+        })
+        .collect()
+}
+
+/// The apiserver (the CRD's schema and CEL) and the core's parser (`kubectl hooks policy show
+/// --policy`) accept and refuse the same HookPolicies: the schema expresses every check the
+/// parser makes, so no typo gets past `kubectl apply` that the webhook would then refuse.
+#[test]
+fn the_apiserver_and_the_parser_accept_the_same_hookpolicies() {
+    install_crd();
+    let dir = std::env::temp_dir().join(format!("helm-hooks-e2e-specs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let count = std::env::var("HELM_HOOKS_E2E_POLICY_SPECS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(90);
+    let specs = generated_specs(count);
+    let verdicts: Vec<(String, bool, bool, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = specs
+            .chunks(specs.len().div_ceil(4))
+            .enumerate()
+            .map(|(t, part)| {
+                let dir = &dir;
+                scope.spawn(move || {
+                    part.iter()
+                        .enumerate()
+                        .map(|(i, spec)| {
+                            let manifest =
+                                format!("{HEAD}metadata: {{name: e2e-spec}}\nspec:\n{spec}");
+                            let file = dir.join(format!("{t}-{i}.yaml"));
+                            std::fs::write(&file, &manifest).unwrap();
+                            let server = kubectl()
+                                .args(["create", "--dry-run=server", "-f"])
+                                .arg(&file)
+                                .output();
+                            let parser = e2e::kubectl_hooks()
+                                .args(["policy", "show", "--policy"])
+                                .arg(&file)
+                                .output();
+                            (
+                                manifest,
+                                server.ok(),
+                                parser.ok(),
+                                format!("{}{}", server.stderr, parser.stderr),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let disagree: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, server, parser, _)| server != parser)
+        .map(|(m, server, parser, why)| {
+            format!("apiserver accepts: {server}, parser accepts: {parser}\n{m}{why}")
+        })
+        .collect();
+    let accepted = verdicts.iter().filter(|v| v.1 && v.2).count();
+    eprintln!("{} specs: {accepted} accepted by both", verdicts.len());
+    assert!(
+        disagree.is_empty(),
+        "{} disagree:\n{}",
+        disagree.len(),
+        disagree.join("\n---\n")
+    );
+    assert!(
+        accepted > 10 && accepted + 10 < verdicts.len(),
+        "{accepted} accepted"
+    );
+}

@@ -163,13 +163,18 @@ fn spec_schema() -> Value {
             "namespaceOverrides": {"type": "array", "maxItems": 32, "items": override_schema()},
         },
         "x-kubernetes-validations": [{
+            // The parser's rule: a deadline rule written without maxSeconds has no maximum; an
+            // absent one has the built-in maximum; an absent default is the built-in one; 0
+            // switches the default off.
             "rule": format!(
-                "!has(self.rules) || !has(self.rules.deadline) || !has(self.rules.deadline.maxSeconds) || \
-                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) ? self.defaults.activeDeadlineSeconds : {builtin}) <= self.rules.deadline.maxSeconds || \
-                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) && self.defaults.activeDeadlineSeconds == 0)",
-                builtin = super::HookDefaults::default().active_deadline_seconds.unwrap_or(0)
+                "(has(self.rules) && has(self.rules.deadline) && !has(self.rules.deadline.maxSeconds)) || \
+                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) && self.defaults.activeDeadlineSeconds == 0) || \
+                 (has(self.defaults) && has(self.defaults.activeDeadlineSeconds) ? self.defaults.activeDeadlineSeconds : {default}) <= \
+                 (has(self.rules) && has(self.rules.deadline) ? self.rules.deadline.maxSeconds : {max})",
+                default = super::HookDefaults::default().active_deadline_seconds.unwrap_or(0),
+                max = super::RuleSetting::builtin(RuleId::Deadline).max_seconds.unwrap_or(0),
             ),
-            "message": "defaults.activeDeadlineSeconds (600 when not set) is above rules.deadline.maxSeconds: every defaulted hook would be denied; lower it or raise the maximum",
+            "message": "defaults.activeDeadlineSeconds (600 when not set) is above rules.deadline.maxSeconds (3600 when the rule is not set): every defaulted hook would be denied; lower it or raise the maximum",
             "fieldPath": ".defaults.activeDeadlineSeconds",
         }],
     })
