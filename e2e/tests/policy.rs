@@ -9,10 +9,11 @@ use std::time::Duration;
 const HEAD: &str = "apiVersion: hooks.helm-hooks.io/v1alpha1\nkind: HookPolicy\n";
 
 /// Applies `deploy/crds` (the CRD and the summary admission policy) and waits until HookPolicies
-/// are served and get their status counts (idempotent).
+/// are served and get their status counts (idempotent). `--force-conflicts`: the chart's tests,
+/// earlier in the same run, may have installed the CRD with Helm (another field manager).
 fn install_crd() {
     kubectl()
-        .args(["apply", "--server-side", "-k"])
+        .args(["apply", "--server-side", "--force-conflicts", "-k"])
         .arg(repo_root().join("deploy/crds"))
         .success();
     wait_until(

@@ -180,6 +180,11 @@ fn spec_schema() -> Value {
     })
 }
 
+/// The labels of what `deploy/` installs with the CRD (the webhook's, as on deploy/'s base).
+pub fn labels() -> Value {
+    json!({"app.kubernetes.io/name": "helm-hooks-webhook", "app.kubernetes.io/part-of": "helm-hooks"})
+}
+
 /// The CustomResourceDefinition (apiextensions.k8s.io/v1) of `HookPolicy`.
 pub fn custom_resource_definition() -> Value {
     json!({
@@ -187,7 +192,7 @@ pub fn custom_resource_definition() -> Value {
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": format!("{PLURAL}.{GROUP}"),
-            "labels": {"app.kubernetes.io/part-of": "helm-hooks"},
+            "labels": labels(),
         },
         "spec": {
             "group": GROUP,
@@ -260,7 +265,7 @@ pub fn summary_policy() -> Vec<Value> {
         json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingAdmissionPolicy",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "helm-hooks"}},
+            "metadata": {"name": name, "labels": labels()},
             "spec": {
                 "failurePolicy": "Ignore",
                 "reinvocationPolicy": "Never",
@@ -292,7 +297,7 @@ pub fn summary_policy() -> Vec<Value> {
         json!({
             "apiVersion": "admissionregistration.k8s.io/v1",
             "kind": "MutatingAdmissionPolicyBinding",
-            "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "helm-hooks"}},
+            "metadata": {"name": name, "labels": labels()},
             "spec": {"policyName": name},
         }),
     ]

@@ -2,47 +2,70 @@ use super::*;
 use serde::Deserialize as _;
 use std::path::Path;
 
-/// `deploy/crds/hookpolicies.yaml` is what the code generates (regenerate it with
-/// `UPDATE_GOLDEN=1 cargo test -p helm-hooks crd`).
+/// Writes `text` to every path under `UPDATE_GOLDEN=1`; asserts each file holds exactly it.
+fn golden(paths: &[&str], text: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for path in paths {
+        let path = root.join(path);
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, text).unwrap();
+        }
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == text,
+            "{} is stale: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd",
+            path.display()
+        );
+    }
+}
+
+const GENERATED: &str =
+    "# Generated from src/policy/crd.rs: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd\n";
+
+/// `deploy/crds/hookpolicies.yaml` (and the chart's copy) is what the code generates.
 #[test]
 fn deploy_crd_is_the_generated_one() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/crds/hookpolicies.yaml");
     let generated = custom_resource_definition();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        let text = format!(
-            "# Generated from src/policy/crd.rs: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd\n{}",
-            crate::policy::resource::to_kubectl_yaml(std::slice::from_ref(&generated))
-        );
-        std::fs::write(&path, text).unwrap();
-    }
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = format!(
+        "{GENERATED}{}",
+        crate::policy::resource::to_kubectl_yaml(std::slice::from_ref(&generated))
+    );
+    golden(
+        &[
+            "deploy/crds/hookpolicies.yaml",
+            "charts/helm-hooks/crds/hookpolicies.yaml",
+        ],
+        &text,
+    );
     let committed: Value = serde_yaml_ng::from_str(&text).unwrap();
-    assert_eq!(committed, generated, "{} is stale", path.display());
+    assert_eq!(committed, generated);
     assert!(
         text.contains("- 'off'"),
         "kubectl would read a bare off as false"
     );
 }
 
-/// `deploy/crds/hookpolicy-summary.yaml` is the generated summary policy.
+/// `deploy/crds/hookpolicy-summary.yaml` (and the chart's copy) is the generated summary
+/// policy.
 #[test]
 fn deploy_summary_policy_is_the_generated_one() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/crds/hookpolicy-summary.yaml");
     let generated = summary_policy();
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        let text = format!(
-            "# Writes each HookPolicy's rule counts per mode into its status (kubectl get hookpolicies).\n\
-             # Generated from src/policy/crd.rs: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd\n{}",
-            crate::policy::resource::to_kubectl_yaml(&generated)
-        );
-        std::fs::write(&path, text).unwrap();
-    }
-    let text = std::fs::read_to_string(&path).unwrap();
+    let text = format!(
+        "# Writes each HookPolicy's rule counts per mode into its status (kubectl get hookpolicies).\n{GENERATED}{}",
+        crate::policy::resource::to_kubectl_yaml(&generated)
+    );
+    golden(
+        &[
+            "deploy/crds/hookpolicy-summary.yaml",
+            "charts/helm-hooks/files/hookpolicy-summary.yaml",
+        ],
+        &text,
+    );
     let committed: Vec<Value> = serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| Value::deserialize(d).unwrap())
         .filter(|v| !v.is_null())
         .collect();
-    assert_eq!(committed, generated, "{} is stale", path.display());
+    assert_eq!(committed, generated);
     let builtin = generated[0]["spec"]["variables"][0]["expression"]
         .as_str()
         .unwrap();
@@ -54,27 +77,30 @@ fn deploy_summary_policy_is_the_generated_one() {
     }
 }
 
-/// `deploy/policy/default-hookpolicy.yaml` is the built-in policy as a `HookPolicy` named
-/// `default` selecting every namespace.
+/// `deploy/policy/default-hookpolicy.yaml` (and the chart's copy) is the built-in policy as a
+/// `HookPolicy` named `default` selecting every namespace.
 #[test]
 fn deploy_default_hookpolicy_is_the_builtin_policy() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/policy/default-hookpolicy.yaml");
     let object = crate::policy::HookPolicyObject {
         name: "default".into(),
         priority: 0,
         namespace_selector: None,
         policy: crate::policy::Policy::builtin(),
     };
-    if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        let text = format!(
-            "# The built-in policy as a HookPolicy selecting every namespace; edit and apply.\n\
-             # Generated from src/policy/crd.rs: UPDATE_GOLDEN=1 cargo test -p helm-hooks crd\n{}",
-            crate::policy::resource::to_kubectl_yaml(&[object.to_object()])
-        );
-        std::fs::write(&path, text).unwrap();
-    }
-    let set =
-        crate::policy::PolicySet::from_yaml(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut manifest = object.to_object();
+    manifest["metadata"]["labels"] = labels();
+    let text = format!(
+        "# The built-in policy as a HookPolicy selecting every namespace; edit and apply.\n{GENERATED}{}",
+        crate::policy::resource::to_kubectl_yaml(&[manifest])
+    );
+    golden(
+        &[
+            "deploy/policy/default-hookpolicy.yaml",
+            "charts/helm-hooks/files/default-hookpolicy.yaml",
+        ],
+        &text,
+    );
+    let set = crate::policy::PolicySet::from_yaml(&text).unwrap();
     assert_eq!(set.objects(), [object]);
 }
 
