@@ -484,6 +484,15 @@ impl LocalWebhook {
     /// Starts `helm-hooks-webhook serve` with `policy_args` (`--policy FILE` or
     /// `--policy-source cluster`).
     fn start(tag: &str, policy_args: &[&std::ffi::OsStr]) -> LocalWebhook {
+        LocalWebhook::start_with_kubeconfig(tag, policy_args, None)
+    }
+
+    /// [`LocalWebhook::start`] with `KUBECONFIG` set to `kubeconfig` when given.
+    fn start_with_kubeconfig(
+        tag: &str,
+        policy_args: &[&std::ffi::OsStr],
+        kubeconfig: Option<&std::path::Path>,
+    ) -> LocalWebhook {
         let dir = std::env::temp_dir().join(format!(
             "helm-hooks-e2e-policy-{}-{tag}",
             std::process::id()
@@ -495,7 +504,11 @@ impl LocalWebhook {
             .arg(&dir)
             .success();
         let log = std::fs::File::create(dir.join("webhook.log")).unwrap();
-        let child = std::process::Command::new(&binary)
+        let mut command = std::process::Command::new(&binary);
+        if let Some(kubeconfig) = kubeconfig {
+            command.env("KUBECONFIG", kubeconfig);
+        }
+        let child = command
             .args([
                 "serve",
                 "--listen",
@@ -1210,4 +1223,85 @@ fn the_apiserver_and_the_parser_accept_the_same_hookpolicies() {
         accepted > 10 && accepted + 10 < verdicts.len(),
         "{accepted} accepted"
     );
+}
+
+/// With `--policy-source cluster` the webhook needs exactly the component's RBAC: run as the
+/// webhook's ServiceAccount (impersonated), it is not ready, saying why, until
+/// `deploy/components/cluster-policy/rbac.yaml` is applied; then it is ready and selects by a
+/// namespace label (read through the namespaces watch).
+#[test]
+fn webhook_with_cluster_source_needs_only_the_components_rbac() {
+    install_crd();
+    let ns = e2e::TestNamespace::new("policy-rbac");
+    let policy = format!("rbac-{}", ns.name());
+    let _cleanup = Cleanup(vec![policy.clone()]);
+    let rbac = repo_root().join("deploy/components/cluster-policy/rbac.yaml");
+    struct Unbind(std::path::PathBuf);
+    impl Drop for Unbind {
+        fn drop(&mut self) {
+            let _ = kubectl()
+                .args(["delete", "--ignore-not-found", "-f"])
+                .arg(&self.0)
+                .output();
+        }
+    }
+    let _unbind = Unbind(rbac.clone());
+    kubectl()
+        .args(["delete", "--ignore-not-found", "-f"])
+        .arg(&rbac)
+        .success();
+
+    // The admin kubeconfig, impersonating the webhook's ServiceAccount.
+    let mut config = kubectl()
+        .args(["config", "view", "--raw", "--flatten", "-o", "json"])
+        .success()
+        .json();
+    for user in config["users"].as_array_mut().unwrap() {
+        user["user"]["as"] = "system:serviceaccount:helm-hooks-system:helm-hooks-webhook".into();
+    }
+    let kubeconfig =
+        std::env::temp_dir().join(format!("helm-hooks-e2e-sa-{}.json", std::process::id()));
+    std::fs::write(&kubeconfig, config.to_string()).unwrap();
+    let source: [&std::ffi::OsStr; 2] = ["--policy-source".as_ref(), "cluster".as_ref()];
+    let webhook = LocalWebhook::start_with_kubeconfig("rbac", &source, Some(&kubeconfig));
+    let mut readyz = String::new();
+    wait_until(
+        Duration::from_secs(20),
+        "/readyz to say the list is forbidden",
+        || {
+            readyz = webhook.curl("/readyz", None).stdout;
+            readyz.contains("forbidden")
+        },
+    );
+    assert!(
+        readyz.starts_with("not ready: waiting for the first list of hookpolicies")
+            && readyz.ends_with("\n503"),
+        "{readyz}"
+    );
+
+    kubectl().args(["apply", "-f"]).arg(&rbac).success();
+    kubectl()
+        .args(["label", "namespace", ns.name(), "e2e-policy-rbac=yes"])
+        .success();
+    wait_until(
+        Duration::from_secs(60),
+        "the webhook to become ready with the RBAC",
+        || webhook.curl("/readyz", None).stdout == "ok\n\n200",
+    );
+    apply(&format!(
+        "{HEAD}metadata: {{name: {policy}}}\nspec:\n  priority: 50\n  \
+         namespaceSelector: {{matchLabels: {{e2e-policy-rbac: 'yes'}}}}\n  rules: {{image-tag: {{mode: enforce}}}}\n"
+    ))
+    .success();
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "m", "annotations": {"helm.sh/hook": "pre-install"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}},
+    });
+    wait_until(
+        Duration::from_secs(10),
+        "the label-selected HookPolicy to deny",
+        || !webhook.validate(ns.name(), &job).0,
+    );
+    let _ = std::fs::remove_file(&kubeconfig);
 }

@@ -257,21 +257,39 @@ fn export(set: &PolicySet, args: &ExportArgs) -> Result<u8> {
         ExportFormat::AdmissionPolicy => {}
     }
     let export = admission_policy::export(set, &args.name_prefix);
-    for gap in &export.gaps {
-        eprintln!(
-            "HookPolicy {}: {} cannot be expressed as an admission policy: {}",
-            gap.policy, gap.what, gap.reason
-        );
+    let (text, gaps) = render_export(&export, args.allow_partial);
+    for gap in &gaps {
+        eprintln!("{gap}");
     }
-    if !export.gaps.is_empty() && !args.allow_partial {
-        return Err(Error::Failed(format!(
+    print!("{}", text?);
+    Ok(crate::EXIT_OK)
+}
+
+/// The export as YAML, and one line per rule or default it cannot express; an error (exit 1)
+/// when there is any such gap, unless `allow_partial`.
+pub fn render_export(
+    export: &admission_policy::Export,
+    allow_partial: bool,
+) -> (Result<String>, Vec<String>) {
+    let gaps: Vec<String> = export
+        .gaps
+        .iter()
+        .map(|gap| {
+            format!(
+                "HookPolicy {}: {} cannot be expressed as an admission policy: {}",
+                gap.policy, gap.what, gap.reason
+            )
+        })
+        .collect();
+    if !gaps.is_empty() && !allow_partial {
+        let error = Error::Failed(format!(
             "{} rule(s) or default(s) cannot be expressed (listed above); \
              --allow-partial prints the export anyway",
-            export.gaps.len()
-        )));
+            gaps.len()
+        ));
+        return (Err(error), gaps);
     }
-    print!("{}", resource::to_kubectl_yaml(&export.objects));
-    Ok(crate::EXIT_OK)
+    (Ok(resource::to_kubectl_yaml(&export.objects)), gaps)
 }
 
 #[cfg(test)]

@@ -38,3 +38,27 @@ fn show_names_the_policy_in_force_and_the_others_that_select() {
     assert_eq!(none["hookPolicy"], json!({"name": null, "builtIn": true}));
     assert_eq!(none["exempt"], true);
 }
+
+/// A gap (none exists today: every rule has a CEL form) fails the export unless
+/// `--allow-partial`, and is named either way.
+#[test]
+fn a_rule_export_cannot_express_fails_unless_allow_partial() {
+    let mut export = admission_policy::export(&PolicySet::default(), "helm-hooks");
+    let (text, gaps) = render_export(&export, false);
+    assert!(gaps.is_empty());
+    assert!(text.unwrap().contains("kind: ValidatingAdmissionPolicy"));
+    export.gaps.push(admission_policy::Gap {
+        policy: "default".into(),
+        what: "image-tag".into(),
+        reason: "for the test".into(),
+    });
+    let (text, gaps) = render_export(&export, false);
+    assert_eq!(
+        gaps,
+        ["HookPolicy default: image-tag cannot be expressed as an admission policy: for the test"]
+    );
+    assert!(text.unwrap_err().to_string().contains("--allow-partial"));
+    let (text, gaps) = render_export(&export, true);
+    assert_eq!(gaps.len(), 1);
+    assert!(text.is_ok());
+}
