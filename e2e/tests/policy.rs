@@ -1462,3 +1462,195 @@ fn exported_hookpolicies_with_selectors_decide_like_the_cluster_source_webhook()
         "no admitted Job shows the two namespaces' different defaults"
     );
 }
+
+/// A TCP proxy to the apiserver that a test can cut and restore, to take the webhook's watch
+/// down without touching the shared cluster.
+struct Outage {
+    port: u16,
+    target: String,
+    state: std::sync::Arc<OutageState>,
+}
+
+#[derive(Default)]
+struct OutageState {
+    up: std::sync::atomic::AtomicBool,
+    connections: std::sync::Mutex<Vec<std::net::TcpStream>>,
+}
+
+impl Outage {
+    /// Proxies 127.0.0.1:PORT to `target` (`host:port`).
+    fn start(target: &str) -> Outage {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        drop(listener);
+        let outage = Outage {
+            port,
+            target: target.to_string(),
+            state: Default::default(),
+        };
+        outage.restore();
+        outage
+    }
+
+    /// Accepts and forwards connections until [`Outage::cut`].
+    fn restore(&self) {
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).unwrap();
+        listener.set_nonblocking(true).unwrap();
+        self.state
+            .up
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let (state, target) = (self.state.clone(), self.target.clone());
+        std::thread::spawn(move || {
+            while state.up.load(std::sync::atomic::Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = std::net::TcpStream::connect(&target) else {
+                            continue;
+                        };
+                        let mut open = state.connections.lock().unwrap();
+                        for stream in [&client, &server] {
+                            open.push(stream.try_clone().unwrap());
+                        }
+                        for (mut from, mut to) in [
+                            (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                            (server, client),
+                        ] {
+                            std::thread::spawn(move || {
+                                let _ = std::io::copy(&mut from, &mut to);
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            });
+                        }
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(20)),
+                }
+            }
+        });
+    }
+
+    /// Closes the port and every open connection: the apiserver is unreachable.
+    fn cut(&self) {
+        self.state
+            .up
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        for stream in self.state.connections.lock().unwrap().drain(..) {
+            let _ = stream.shutdown(std::net::Shutdown::Both);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+impl Drop for Outage {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// While the watch is down (the apiserver unreachable), the last good policy stays in force and
+/// `/readyz` says why (still 200); once the apiserver is back the watch resumes, picks up what
+/// changed meanwhile, and `/readyz` is plain `ok` again.
+#[test]
+fn webhook_keeps_the_last_good_policy_while_its_watch_is_down() {
+    install_crd();
+    let ns = e2e::TestNamespace::new("policy-outage");
+    let policy = format!("outage-{}", ns.name());
+    let _cleanup = Cleanup(vec![policy.clone()]);
+    apply(&hookpolicy_for(&policy, ns.name(), 40, "enforce")).success();
+
+    // The admin kubeconfig, through the proxy.
+    let mut config = kubectl()
+        .args([
+            "config",
+            "view",
+            "--raw",
+            "--flatten",
+            "--minify",
+            "-o",
+            "json",
+        ])
+        .success()
+        .json();
+    let server = config["clusters"][0]["cluster"]["server"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let target = server.trim_start_matches("https://").to_string();
+    let outage = Outage::start(&target);
+    config["clusters"][0]["cluster"]["server"] =
+        format!("https://127.0.0.1:{}", outage.port).into();
+    let kubeconfig =
+        std::env::temp_dir().join(format!("helm-hooks-e2e-outage-{}.json", std::process::id()));
+    std::fs::write(&kubeconfig, config.to_string()).unwrap();
+    let source: [&std::ffi::OsStr; 2] = ["--policy-source".as_ref(), "cluster".as_ref()];
+    let webhook = LocalWebhook::start_with_kubeconfig("outage", &source, Some(&kubeconfig));
+    wait_until(
+        Duration::from_secs(20),
+        "the webhook to list the HookPolicies",
+        || webhook.curl("/readyz", None).stdout == "ok\n\n200",
+    );
+    let job = serde_json::json!({
+        "apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": "m", "annotations": {"helm.sh/hook": "pre-install"}},
+        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "busybox"}]}}},
+    });
+    wait_until(Duration::from_secs(10), "the HookPolicy to deny", || {
+        !webhook.validate(ns.name(), &job).0
+    });
+
+    outage.cut();
+    // Changed while the webhook cannot see it: the last good policy stays in force.
+    apply(&hookpolicy_for(&policy, ns.name(), 40, "off")).success();
+    let mut readyz = String::new();
+    wait_until(
+        Duration::from_secs(30),
+        "/readyz to report the watch down",
+        || {
+            readyz = webhook.curl("/readyz", None).stdout;
+            readyz.contains("policy watch down")
+        },
+    );
+    assert!(
+        readyz.starts_with(
+            "ok: policy watch down, the last good policy stays in force: hookpolicies: since "
+        ) && readyz.ends_with("\n200"),
+        "{readyz}"
+    );
+    assert!(
+        !webhook.validate(ns.name(), &job).0,
+        "the last good policy stays in force"
+    );
+    let down_logged = webhook
+        .log()
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("watch down"))
+        })
+        .count();
+    assert!(down_logged >= 1, "the outage is logged");
+
+    outage.restore();
+    let resumed = std::time::Instant::now();
+    while webhook.curl("/readyz", None).stdout != "ok\n\n200" {
+        assert!(
+            resumed.elapsed() < Duration::from_secs(60),
+            "the watch did not resume: {}\n{:#?}",
+            webhook.curl("/readyz", None).stdout,
+            webhook.log().iter().rev().take(8).collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    wait_until(
+        Duration::from_secs(10),
+        "the change made during the outage",
+        || webhook.validate(ns.name(), &job).0,
+    );
+    assert!(
+        webhook
+            .log()
+            .iter()
+            .any(|l| l["message"] == "watch resumed")
+    );
+    let _ = std::fs::remove_file(&kubeconfig);
+}

@@ -16,10 +16,10 @@ use k8s_openapi::api::core::v1::Namespace;
 use kube::api::{Api, DynamicObject};
 use kube::core::PartialObjectMeta;
 use kube::discovery::ApiResource;
-use kube::runtime::WatchStreamExt as _;
 use kube::runtime::watcher::{self, Event};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
 use tracing::{error, info, warn};
 
 type Labels = BTreeMap<String, String>;
@@ -267,52 +267,77 @@ fn name_of(object: &DynamicObject) -> String {
     object.metadata.name.clone().unwrap_or_default()
 }
 
-async fn watch_policies(client: kube::Client, store: Arc<ClusterPolicies>, metrics: Arc<Metrics>) {
-    let api: Api<DynamicObject> = Api::all_with(client, &hookpolicy_resource());
-    let mut events = std::pin::pin!(watcher(api).default_backoff());
-    let mut state = PolicyState::default();
-    while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                report_down(&store, "hookpolicies", &e);
-                continue;
-            }
-        };
-        report_up(&store, "hookpolicies");
-        let value = |o: &DynamicObject| serde_json::to_value(o).unwrap_or_default();
-        match event {
-            Event::Init => state.buffer.clear(),
-            Event::InitApply(o) => {
-                state.buffer.insert(name_of(&o), value(&o));
-            }
-            Event::InitDone => {
-                state.objects = std::mem::take(&mut state.buffer);
-                state.rebuild(&store, &metrics);
-                store.listed("hookpolicies");
-            }
-            Event::Apply(o) => {
-                state.objects.insert(name_of(&o), value(&o));
-                state.rebuild(&store, &metrics);
-            }
-            Event::Delete(o) => {
-                state.objects.remove(&name_of(&o));
-                state.rebuild(&store, &metrics);
+/// The first pause before a watch is started again after an error; it doubles up to
+/// [`MAX_BACKOFF`] and is reset by a complete list.
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+/// The longest pause between two attempts to start a watch.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// Watches `api` until the task is aborted, handing every event to `handle`. After an error the
+/// watch is dropped and started again with a fresh list, after a backoff: a watch kube restarts
+/// on its own from a resource version yields nothing until an object changes, so its recovery
+/// could not be seen; a fresh list ends with `InitDone`, which marks the watch up again.
+async fn watch_forever<K>(
+    api: Api<K>,
+    what: &'static str,
+    store: &ClusterPolicies,
+    mut handle: impl FnMut(Event<K>),
+) where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug + Send + 'static,
+{
+    let mut delay = FIRST_BACKOFF;
+    loop {
+        let mut events = std::pin::pin!(watcher::watcher(api.clone(), watcher::Config::default()));
+        while let Some(event) = events.next().await {
+            match event {
+                Ok(event) => {
+                    if !matches!(event, Event::Init | Event::InitApply(_)) {
+                        report_up(store, what);
+                    }
+                    if matches!(event, Event::InitDone) {
+                        delay = FIRST_BACKOFF;
+                    }
+                    handle(event);
+                }
+                Err(e) => {
+                    report_down(store, what, &e);
+                    break;
+                }
             }
         }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(MAX_BACKOFF);
     }
 }
 
-fn watcher(
-    api: Api<DynamicObject>,
-) -> impl futures::Stream<Item = watcher::Result<Event<DynamicObject>>> {
-    watcher::watcher(api, watcher::Config::default())
+async fn watch_policies(client: kube::Client, store: Arc<ClusterPolicies>, metrics: Arc<Metrics>) {
+    let api: Api<DynamicObject> = Api::all_with(client, &hookpolicy_resource());
+    let mut state = PolicyState::default();
+    let value = |o: &DynamicObject| serde_json::to_value(o).unwrap_or_default();
+    watch_forever(api, "hookpolicies", &store, |event| match event {
+        Event::Init => state.buffer.clear(),
+        Event::InitApply(o) => {
+            state.buffer.insert(name_of(&o), value(&o));
+        }
+        Event::InitDone => {
+            state.objects = std::mem::take(&mut state.buffer);
+            state.rebuild(&store, &metrics);
+            store.listed("hookpolicies");
+        }
+        Event::Apply(o) => {
+            state.objects.insert(name_of(&o), value(&o));
+            state.rebuild(&store, &metrics);
+        }
+        Event::Delete(o) => {
+            state.objects.remove(&name_of(&o));
+            state.rebuild(&store, &metrics);
+        }
+    })
+    .await;
 }
 
 async fn watch_namespaces(client: kube::Client, store: Arc<ClusterPolicies>) {
     let api: Api<PartialObjectMeta<Namespace>> = Api::all(client);
-    let mut events =
-        std::pin::pin!(watcher::watcher(api, watcher::Config::default()).default_backoff());
     let mut buffer = HashMap::new();
     let labels = |o: &PartialObjectMeta<Namespace>| {
         (
@@ -320,43 +345,26 @@ async fn watch_namespaces(client: kube::Client, store: Arc<ClusterPolicies>) {
             o.metadata.labels.clone().unwrap_or_default(),
         )
     };
-    while let Some(event) = events.next().await {
-        let event = match event {
-            Ok(event) => event,
-            Err(e) => {
-                report_down(&store, "namespaces", &e);
-                continue;
-            }
-        };
-        report_up(&store, "namespaces");
-        match event {
-            Event::Init => buffer.clear(),
-            Event::InitApply(o) => {
-                let (name, labels) = labels(&o);
-                buffer.insert(name, labels);
-            }
-            Event::InitDone => {
-                *store.namespaces.write().unwrap_or_else(|e| e.into_inner()) =
-                    std::mem::take(&mut buffer);
-                store.listed("namespaces");
-            }
-            Event::Apply(o) => {
-                let (name, labels) = labels(&o);
-                store
-                    .namespaces
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(name, labels);
-            }
-            Event::Delete(o) => {
-                store
-                    .namespaces
-                    .write()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .remove(&labels(&o).0);
-            }
+    let namespaces = || store.namespaces.write().unwrap_or_else(|e| e.into_inner());
+    watch_forever(api, "namespaces", &store, |event| match event {
+        Event::Init => buffer.clear(),
+        Event::InitApply(o) => {
+            let (name, labels) = labels(&o);
+            buffer.insert(name, labels);
         }
-    }
+        Event::InitDone => {
+            *namespaces() = std::mem::take(&mut buffer);
+            store.listed("namespaces");
+        }
+        Event::Apply(o) => {
+            let (name, labels) = labels(&o);
+            namespaces().insert(name, labels);
+        }
+        Event::Delete(o) => {
+            namespaces().remove(&labels(&o).0);
+        }
+    })
+    .await;
 }
 
 #[cfg(test)]
