@@ -167,6 +167,55 @@ fn chart_renders_what_the_self_signed_overlay_renders() {
     }
 }
 
+/// `--set policySource=cluster` renders what the self-signed overlay with
+/// `deploy/components/cluster-policy` renders (the CRD aside: the chart ships it in crds/, a
+/// copy of deploy/crds' that the core's tests keep equal).
+#[test]
+fn chart_with_cluster_policy_source_renders_what_the_cluster_policy_component_renders() {
+    Cluster::get();
+    let copy = TempCopy::of_install_files("cluster-policy");
+    copy.certs_generate().success();
+    let dir = copy.path().join("deploy/cluster-source");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+         resources: [../overlays/self-signed]\ncomponents: [../components/cluster-policy]\n",
+    )
+    .unwrap();
+    let kustomized = kubectl().args(["kustomize"]).arg(&dir).success().stdout;
+    let mut deploy = normalised_kustomize(&kustomized);
+    assert!(deploy.remove("Namespace/helm-hooks-system").is_some());
+    let crd = deploy
+        .remove("CustomResourceDefinition/hookpolicies.hooks.helm-hooks.io")
+        .expect("the component's CRD");
+    let chart_crd: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(chart_dir().join("crds/hookpolicies.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(chart_crd, crd, "crds/hookpolicies.yaml");
+    for key in [
+        "HookPolicy/default",
+        "MutatingAdmissionPolicy/hookpolicy-summary",
+        "ClusterRole/helm-hooks-webhook-policy",
+    ] {
+        assert!(deploy.contains_key(key), "{key} missing from deploy/");
+    }
+    assert!(!deploy.contains_key("ConfigMap/helm-hooks-policy"));
+    for helm in Helm::ALL {
+        let mut chart = normalised_chart(&helm_template(
+            helm,
+            DEPLOY_NAMESPACE,
+            &["--set", "policySource=cluster"],
+        ));
+        assert!(
+            chart.remove("Secret/helm-hooks-webhook-ca").is_some(),
+            "{helm}"
+        );
+        assert_same_objects(&chart, &deploy);
+    }
+}
+
 /// `--set certManager.enabled=true` renders what `kubectl kustomize deploy/overlays/cert-manager`
 /// renders.
 #[test]

@@ -95,6 +95,9 @@ pub enum CliCommand {
     /// Helm post-renderer: rendered manifests on stdin, the same with the policy's defaults on
     /// every hook on stdout (`helm template … | kubectl hooks post-render`).
     PostRender(PostRenderArgs),
+    /// The cluster's hook policy: `show` the policy in force in a namespace, `export` it as
+    /// in-apiserver admission policies.
+    Policy(crate::policy_cmd::PolicyArgs),
     /// Print a shell completion script.
     Completion(CompletionArgs),
     /// Print the plugin's version.
@@ -275,6 +278,10 @@ pub struct LintArgs {
     /// A policy document to check against (default: the built-in policy).
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Check against the cluster's HookPolicy in force in the namespace (-n, else the
+    /// context's namespace), as the webhook with --policy-source cluster would.
+    #[arg(long, conflicts_with = "policy")]
+    pub policy_from_cluster: bool,
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value = "text")]
     pub output: TextOrJsonArg,

@@ -21,13 +21,14 @@ const NO_FILE_COMPLETION: u8 = 4;
 const DEFAULT: u8 = 0;
 
 /// The subcommands, as the user types them.
-const SUBCOMMANDS: [&str; 9] = [
+const SUBCOMMANDS: [&str; 10] = [
     "list",
     "rerun",
     "cleanup",
     "logs",
     "lint",
     "post-render",
+    "policy",
     "completion",
     "version",
     "help",
@@ -124,7 +125,19 @@ fn flags_of(subcommand: Option<&str>) -> &'static [&'static str] {
             "--older-than",
             "--force",
         ],
-        Some("lint") => &["--filename", "--policy", "--output"],
+        Some("lint") => &[
+            "--filename",
+            "--policy",
+            "--policy-from-cluster",
+            "--output",
+        ],
+        Some("policy") => &[
+            "--policy",
+            "--output",
+            "--format",
+            "--allow-partial",
+            "--name-prefix",
+        ],
         Some("post-render") => &["--policy"],
         Some("logs") => &["--hook", "--event", "--follow", "--tail", "--output"],
         _ => &[
@@ -205,6 +218,7 @@ pub fn want(words: &[String]) -> (Want, String) {
                 .collect(),
         ),
         (Some("lint"), _) => Want::Files,
+        (Some("policy"), []) => Want::Fixed(vec!["show".into(), "export".into()]),
         _ => Want::Nothing,
     };
     (want, current)

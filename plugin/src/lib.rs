@@ -8,8 +8,8 @@
 //! - [`client`]: kubeconfig flags → a kube [`kube::Client`]; [`error`]: errors and exit codes.
 //! - [`releases`]: finding Helm release records by label and decoding only the revisions needed.
 //! - [`discovery`]: hook kinds → API resources; [`objects`]: live hook objects by kind.
-//! - [`list`], [`rerun`], [`cleanup`], [`logs`], [`lint`], [`completion`]: one module per
-//!   subcommand;
+//! - [`list`], [`rerun`], [`cleanup`], [`logs`], [`lint`], [`completion`], [`policy_cmd`]:
+//!   one module per subcommand;
 //!   [`orphans`]: leftover hooks of releases that are not installed (`--orphans`).
 //! - [`rows`]: the rows `list` shows; [`printers`]: table, wide, json, yaml and name output;
 //!   [`table`]: kubectl's column layout; [`duration`]: kubectl's durations.
@@ -31,6 +31,7 @@ pub(crate) mod objects;
 pub(crate) mod options;
 pub(crate) mod orphans;
 pub(crate) mod pod_logs;
+pub(crate) mod policy_cmd;
 pub(crate) mod policy_file;
 pub(crate) mod post_render;
 pub(crate) mod printers;
@@ -135,8 +136,14 @@ pub fn run(options: Options) -> Result<u8, Error> {
             writeln!(std::io::stdout().lock(), "{text}").map_err(Error::Io)?;
             Ok(EXIT_OK)
         }
-        Command::Lint(lint) => lint::run(&lint),
+        Command::Lint(mut lint) => {
+            if lint.policy_from_cluster {
+                lint.cluster_policy = Some(policy_cmd::policy_in_force(&options.connection)?);
+            }
+            lint::run(&lint)
+        }
         Command::PostRender(o) => post_render::run(&o),
+        Command::Policy(o) => policy_cmd::run(&options.connection, &o),
         command => {
             let runtime = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -151,6 +158,7 @@ pub fn run(options: Options) -> Result<u8, Error> {
                     Command::Logs(o) => logs::run(&kube, &options.connection, &o).await,
                     Command::Lint(_)
                     | Command::PostRender(_)
+                    | Command::Policy(_)
                     | Command::Completion(_)
                     | Command::Version(_) => {
                         unreachable!("handled without a cluster")

@@ -47,6 +47,7 @@ pub enum Command {
     Logs(LogsOptions),
     Lint(LintOptions),
     PostRender(PostRenderOptions),
+    Policy(crate::policy_cmd::PolicyArgs),
     Completion(clap_complete::Shell),
     Version(crate::cli::VersionOutputArg),
 }
@@ -219,6 +220,10 @@ pub struct LintOptions {
     /// `--quiet`: errors and warnings only.
     pub quiet: bool,
     pub policy: Option<PathBuf>,
+    /// `--policy-from-cluster`: the policy is read from the cluster before linting.
+    pub policy_from_cluster: bool,
+    /// The policy read from the cluster (set by the caller for `--policy-from-cluster`).
+    pub cluster_policy: Option<helm_hooks::policy::Policy>,
     pub output: LintOutput,
     /// The tools the chart is checked for, without repeats, in the order given.
     pub targets: Vec<crate::lint::targets::Target>,
@@ -451,6 +456,8 @@ impl Options {
                 schema: !a.no_schema,
                 quiet: a.quiet,
                 policy: a.policy,
+                policy_from_cluster: a.policy_from_cluster,
+                cluster_policy: None,
                 output: match a.output {
                     TextOrJsonArg::Text => LintOutput::Text,
                     TextOrJsonArg::Json => LintOutput::Json,
@@ -482,6 +489,7 @@ impl Options {
             }),
             CliCommand::Completion(a) => Command::Completion(a.shell),
             CliCommand::Version(a) => Command::Version(a.output),
+            CliCommand::Policy(a) => Command::Policy(a),
         };
         Ok(Options {
             connection,

@@ -25,7 +25,8 @@ pub enum Mode {
 }
 
 impl Mode {
-    const ALL: [Mode; 4] = [Mode::Enforce, Mode::Warn, Mode::Audit, Mode::Off];
+    /// Every mode.
+    pub const ALL: [Mode; 4] = [Mode::Enforce, Mode::Warn, Mode::Audit, Mode::Off];
 
     /// The document's spelling.
     pub fn as_str(self) -> &'static str {
@@ -425,7 +426,7 @@ pub struct PolicyError {
 }
 
 impl PolicyError {
-    fn new(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
+    pub(super) fn new(field: impl Into<String>, message: impl Into<String>) -> PolicyError {
         PolicyError {
             field: field.into(),
             message: message.into(),
@@ -519,7 +520,7 @@ impl Policy {
         defaults
     }
 
-    fn validate(&self) -> Result<(), PolicyError> {
+    pub(super) fn validate(&self) -> Result<(), PolicyError> {
         if self.api_version != API_VERSION {
             return Err(PolicyError::new(
                 "apiVersion",

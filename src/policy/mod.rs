@@ -9,13 +9,20 @@
 //! [`evaluate`] takes one object (raw as rendered, or as the apiserver sends it after its own
 //! defaulting) and returns a [`Verdict`]: the JSON patch of defaults, and the violations found
 //! on the object *as patched*, each with its rule id, mode, field path and fix.
+//!
+//! In a cluster the document is the spec of `HookPolicy` objects ([`resource`]; their
+//! CustomResourceDefinition: [`crd`]); a [`PolicySet`] picks the object in force in a
+//! namespace; [`admission_policy`] exports the policy as in-apiserver admission policies.
 
+pub mod admission_policy;
 mod containers;
+pub mod crd;
 mod defaults;
 mod document;
 mod effective;
 mod evaluate;
 mod patch;
+pub mod resource;
 mod rules;
 mod verdict;
 
@@ -25,6 +32,7 @@ pub use document::{
 };
 pub use effective::EffectivePolicy;
 pub use evaluate::evaluate;
+pub use resource::{HookPolicyObject, LabelSelector, PolicySet};
 pub use rules::rule_of;
 pub use verdict::{AppliedDefault, Verdict, Violation};
 

@@ -64,6 +64,16 @@ pub enum LogFormat {
     Text,
 }
 
+/// Where the policy comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PolicySource {
+    /// `--policy FILE`, reloaded when it changes, or the built-in policy.
+    #[default]
+    File,
+    /// The cluster's HookPolicy objects, watched.
+    Cluster,
+}
+
 /// Flags of `serve`, as typed.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -81,6 +91,11 @@ pub struct ServeArgs {
     /// refused; `{}` means the built-in policy.
     #[arg(long, value_name = "FILE")]
     pub policy: Option<PathBuf>,
+    /// Where the policy comes from: `file` (--policy, or the built-in policy), or `cluster`:
+    /// the HookPolicy objects, watched (needs get/list/watch on hookpolicies.hooks.helm-hooks.io
+    /// and list/watch on namespaces, whose labels the policies select by).
+    #[arg(long, value_enum, default_value_t = PolicySource::File)]
+    pub policy_source: PolicySource,
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -133,6 +148,9 @@ pub enum OptionsError {
     #[allow(missing_docs)] // the message names each field
     #[error("--{flag} {value:?} is not a positive number of seconds")]
     Seconds { flag: &'static str, value: String },
+    #[allow(missing_docs)] // the message names each field
+    #[error("--policy and --policy-source cluster exclude each other: drop one")]
+    PolicyAndCluster,
 }
 
 /// Validated options of `serve`.
@@ -146,6 +164,8 @@ pub struct ServeOptions {
     pub tls_key: PathBuf,
     /// Policy file; the built-in policy when `None`.
     pub policy: Option<PathBuf>,
+    /// Where the policy comes from.
+    pub policy_source: PolicySource,
     /// Log line format.
     pub log_format: LogFormat,
     /// How often to check files for changes.
@@ -179,6 +199,9 @@ impl TryFrom<ServeArgs> for ServeOptions {
     type Error = OptionsError;
 
     fn try_from(args: ServeArgs) -> Result<Self, Self::Error> {
+        if args.policy.is_some() && args.policy_source == PolicySource::Cluster {
+            return Err(OptionsError::PolicyAndCluster);
+        }
         let listen = args
             .listen
             .parse()
@@ -188,6 +211,7 @@ impl TryFrom<ServeArgs> for ServeOptions {
             tls_cert: args.tls_cert,
             tls_key: args.tls_key,
             policy: args.policy,
+            policy_source: args.policy_source,
             log_format: args.log_format,
             reload_interval: seconds("reload-interval", &args.reload_interval)?,
             audit_summary_interval: seconds(

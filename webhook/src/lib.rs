@@ -3,9 +3,10 @@
 //! The core library ([`helm_hooks::policy`]) decides; this crate only moves bytes between the
 //! apiserver and the core: AdmissionReview in and out ([`admission`]), HTTPS routes
 //! ([`server`]) with timeouts and a connection cap ([`connections`]), TLS with certificate hot
-//! reload ([`tls`]), policy hot reload ([`policy_store`], [`reload`]), Prometheus metrics
-//! ([`metrics`]), logs ([`logging`], with audit-mode findings summarised by
-//! [`audit_summary`]), bounds on values echoed from requests ([`truncate`]) and
+//! reload ([`tls`]), policy hot reload ([`policy_store`], [`reload`]) or from the cluster's
+//! HookPolicies ([`cluster_policy`]), Prometheus metrics ([`metrics`]), logs ([`logging`],
+//! with audit-mode findings summarised by [`audit_summary`]), bounds on values echoed from
+//! requests ([`truncate`]) and
 //! graceful shutdown ([`shutdown`]); serving certificates for installs without cert-manager
 //! ([`certs`]).
 #![forbid(unsafe_code)]
@@ -15,6 +16,7 @@ pub mod admission;
 pub mod audit_summary;
 pub mod certs;
 pub mod cli;
+pub mod cluster_policy;
 pub mod connections;
 pub mod logging;
 pub mod metrics;
@@ -83,11 +85,24 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<bool> {
     let certs = Arc::new(tls::CertStore::load(&options.tls_cert, &options.tls_key)?);
-    let policy = Arc::new(match &options.policy {
-        Some(path) => policy_store::PolicyStore::from_file(path)?,
-        None => policy_store::PolicyStore::builtin(),
-    });
     let metrics = Arc::new(metrics::Metrics::new());
+    let mut cluster_watch = None;
+    let policy = Arc::new(match (&options.policy, options.policy_source) {
+        (_, cli::PolicySource::Cluster) => {
+            let client = kube::Client::try_default().await.context(
+                "--policy-source cluster: no Kubernetes configuration (in-cluster or KUBECONFIG)",
+            )?;
+            let policies = Arc::new(cluster_policy::ClusterPolicies::default());
+            cluster_watch = Some(tokio::spawn(cluster_policy::run(
+                client,
+                policies.clone(),
+                metrics.clone(),
+            )));
+            policy_store::PolicyStore::cluster(policies)
+        }
+        (Some(path), cli::PolicySource::File) => policy_store::PolicyStore::from_file(path)?,
+        (None, cli::PolicySource::File) => policy_store::PolicyStore::builtin(),
+    });
     metrics.set_certificate_not_after(certs.current().not_after);
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(certs.server_config()?));
     let listener = tokio::net::TcpListener::bind(options.listen)
@@ -127,7 +142,10 @@ pub async fn serve(
     state.ready.store(true, Ordering::Relaxed);
     info!(
         addr = %addr,
-        policy = %options.policy.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
+        policy = %match options.policy_source {
+            cli::PolicySource::Cluster => "cluster (hookpolicies)".to_string(),
+            cli::PolicySource::File => options.policy.as_ref().map_or("built-in".into(), |p| p.display().to_string()),
+        },
         not_after = certs.current().not_after,
         max_connections = options.limits.max_connections,
         startup_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -157,6 +175,9 @@ pub async fn serve(
     reloader.abort();
     audit_summaries.abort();
     audit_summary::log(&audit.0, audit.1);
+    if let Some(watch) = cluster_watch {
+        watch.abort();
+    }
     info!(drained, "stopped");
     Ok(drained)
 }

@@ -9,6 +9,7 @@
 //! back to the built-in policy would turn an operator's rules back into the defaults. A file
 //! that means "the built-in policy" says so explicitly with `{}`.
 
+use crate::cluster_policy::ClusterPolicies;
 use helm_hooks::policy::{Policy, PolicyError};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -33,9 +34,11 @@ pub enum PolicyLoadError {
     Empty { path: PathBuf },
 }
 
-/// The policy in force and, when it came from a file, where to reload it from.
+/// The policy in force and, when it came from a file, where to reload it from; or, with
+/// `--policy-source cluster`, the cluster's HookPolicies.
 #[derive(Debug)]
 pub struct PolicyStore {
+    cluster: Option<Arc<ClusterPolicies>>,
     path: Option<PathBuf>,
     current: RwLock<Arc<Policy>>,
     /// Contents of the file last tried (loaded or refused).
@@ -80,6 +83,7 @@ impl PolicyStore {
     /// A fixed policy, never reloaded (tests, benchmarks).
     pub fn fixed(policy: Policy) -> PolicyStore {
         PolicyStore {
+            cluster: None,
             path: None,
             current: RwLock::new(Arc::new(policy)),
             last_seen: Mutex::new(Vec::new()),
@@ -91,10 +95,37 @@ impl PolicyStore {
         let bytes = read(path)?;
         let policy = parse(path, &bytes)?;
         Ok(PolicyStore {
+            cluster: None,
             path: Some(path.to_path_buf()),
             current: RwLock::new(Arc::new(policy)),
             last_seen: Mutex::new(bytes),
         })
+    }
+
+    /// The policies of the cluster, kept current by [`crate::cluster_policy::run`].
+    pub fn cluster(policies: Arc<ClusterPolicies>) -> PolicyStore {
+        PolicyStore {
+            cluster: Some(policies),
+            ..PolicyStore::builtin()
+        }
+    }
+
+    /// The policy in force in `namespace` (the request's): the one policy of a file, or the
+    /// cluster's HookPolicy selecting the namespace.
+    pub fn for_namespace(&self, namespace: Option<&str>) -> Arc<Policy> {
+        match &self.cluster {
+            Some(cluster) => cluster.select(namespace),
+            None => self.current(),
+        }
+    }
+
+    /// `Err(why)` while the policy is not known yet; `Ok(Some(note))` when it is served but
+    /// may be stale (the cluster's watch is down).
+    pub fn readiness(&self) -> Result<Option<String>, String> {
+        match &self.cluster {
+            Some(cluster) => cluster.readiness(),
+            None => Ok(None),
+        }
     }
 
     /// The file the policy is reloaded from, if any.

@@ -216,10 +216,17 @@ async fn healthz() -> &'static str {
 }
 
 async fn readyz(State(state): State<Arc<AppState>>) -> Response {
-    if state.ready.load(Ordering::Relaxed) {
-        "ok\n".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response()
+    if !state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not ready\n").into_response();
+    }
+    match state.policy.readiness() {
+        Ok(None) => "ok\n".into_response(),
+        Ok(Some(note)) => format!("ok: {note}\n").into_response(),
+        Err(why) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("not ready: {why}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -302,7 +309,9 @@ fn handle(endpoint: Endpoint, state: &AppState, body: Result<Bytes, BodyFailure>
             );
         }
     };
-    let policy = state.policy.current();
+    let policy = state
+        .policy
+        .for_namespace(request.namespace.as_deref().filter(|n| !n.is_empty()));
     let outcome = admission::review(endpoint, &policy, &request, state.patch_encoding);
     let meta = request.meta();
     let body = match serde_json::to_vec(&outcome.review) {

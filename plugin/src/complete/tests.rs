@@ -85,3 +85,11 @@ async fn fixed_sets_are_filtered_by_the_prefix_and_never_offer_files() {
     );
     assert_eq!(directive, NO_FILE_COMPLETION);
 }
+
+#[test]
+fn policy_offers_show_and_export_and_its_flags() {
+    assert_eq!(fixed(&want(&words("policy ")).0), ["show", "export"]);
+    assert!(fixed(&want(&words("")).0).contains(&"policy"));
+    assert!(fixed(&want(&words("policy export --")).0).contains(&"--allow-partial"));
+    assert!(fixed(&want(&words("lint --")).0).contains(&"--policy-from-cluster"));
+}

@@ -175,7 +175,10 @@ pub fn run(options: &LintOptions) -> Result<u8> {
         }
     }
     let name = names.join(", ");
-    let policy = crate::policy_file::load(options.policy.as_deref())?;
+    let policy = match &options.cluster_policy {
+        Some(policy) => policy.clone(),
+        None => crate::policy_file::load(options.policy.as_deref())?,
+    };
     let objects = parse_manifests(&text).map_err(|e| Error::Failed(format!("{name}: {e}")))?;
     let mut report = lint(&objects, &policy, &options.targets);
     if options.schema {
