@@ -220,7 +220,12 @@ class Bench:
     def alive(self, name):
         p = self.procs.get(name)
         if p is None or p.poll() is not None:
-            die(f"{name} exited (see its log: {self.work}/{name}.log)")
+            try:
+                with open(f"{self.work}/{name}.log", errors="replace") as f:
+                    tail = "".join(f.readlines()[-25:])
+            except OSError:
+                tail = ""
+            die(f"{name} exited; the end of its log:\n{tail}")
 
     # set up
     def setup(self):
@@ -267,16 +272,25 @@ class Bench:
         argv = [a.kyverno, *a.kyverno_arg]
         log(f"starting Kyverno: {' '.join(argv)}")
         self.start("kyverno", argv, env)
-        # Kyverno registers its own webhook configurations once it is ready.
-        for _ in range(1200):
+        # Kyverno registers its own webhook configurations once it is ready; the policy
+        # validating one first, then the resource ones for the policies it has compiled.
+        for _ in range(1800):
             self.alive("kyverno")
-            out = kubectl("get", "mutatingwebhookconfigurations", "-o", "name", check=False)
-            if "kyverno-resource-mutating-webhook-cfg" in out:
+            out = kubectl("get", "validatingwebhookconfigurations", "-o", "name", check=False)
+            if "kyverno-policy-validating-webhook-cfg" in out:
                 break
             time.sleep(0.1)
         else:
-            die("Kyverno registered no resource webhook within 120 s")
-        kubectl("apply", "-f", a.kyverno_policy)
+            die("Kyverno registered no policy webhook within 180 s")
+        for _ in range(60):  # its webhook server may not answer at once
+            r = subprocess.run(["kubectl", "apply", "-f", a.kyverno_policy], capture_output=True, text=True)
+            if r.returncode == 0:
+                break
+            self.alive("kyverno")
+            time.sleep(1)
+        else:
+            die(f"applying {a.kyverno_policy}: {r.stderr.strip()}")
+        log("Kyverno is up, its ClusterPolicy applied")
 
     # activation
     def webhook_registered(self, on):
