@@ -104,20 +104,9 @@ pub fn run(connection: &Connection, args: &PolicyArgs) -> Result<u8> {
             (set, (ns, labels))
         }
         None => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(Error::Io)?;
-            runtime.block_on(async {
-                let cluster = client::connect(connection).await?;
-                let set = load_cluster(&cluster.client).await?;
-                let labels = if matches!(args.command, PolicyCommand::Show(_)) {
-                    namespace_labels(&cluster.client, &cluster.namespace).await?
-                } else {
-                    BTreeMap::new()
-                };
-                Ok::<_, Error>((set, (cluster.namespace.clone(), labels)))
-            })?
+            let (set, namespace, labels) =
+                read_cluster(connection, matches!(args.command, PolicyCommand::Show(_)))?;
+            (set, (namespace, labels))
         }
     };
     match &args.command {
@@ -129,6 +118,15 @@ pub fn run(connection: &Connection, args: &PolicyArgs) -> Result<u8> {
 /// The policy in force in the connection's namespace, from the cluster's HookPolicies and the
 /// namespace's labels (`lint --policy-from-cluster`).
 pub fn policy_in_force(connection: &Connection) -> Result<helm_hooks::policy::Policy> {
+    let (set, _, labels) = read_cluster(connection, true)?;
+    Ok(set.policy_for(&labels))
+}
+
+/// The cluster's HookPolicies, the connection's namespace and (with `with_labels`) its labels.
+fn read_cluster(
+    connection: &Connection,
+    with_labels: bool,
+) -> Result<(PolicySet, String, BTreeMap<String, String>)> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -136,8 +134,12 @@ pub fn policy_in_force(connection: &Connection) -> Result<helm_hooks::policy::Po
     runtime.block_on(async {
         let cluster = client::connect(connection).await?;
         let set = load_cluster(&cluster.client).await?;
-        let labels = namespace_labels(&cluster.client, &cluster.namespace).await?;
-        Ok(set.policy_for(&labels))
+        let labels = if with_labels {
+            namespace_labels(&cluster.client, &cluster.namespace).await?
+        } else {
+            BTreeMap::new()
+        };
+        Ok((set, cluster.namespace.clone(), labels))
     })
 }
 
