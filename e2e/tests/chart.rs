@@ -244,6 +244,10 @@ fn chart_with_cert_manager_renders_what_the_cert_manager_overlay_renders() {
 fn chart_with_cert_manager_passes_a_server_side_dry_run_against_cert_managers_crds() {
     let cluster = Cluster::get();
     cluster.install_cert_manager_crds();
+    // The dry run reads the cluster-scoped objects of the same names that the install tests
+    // create and delete: without a turn, one vanishing between apply's read and its patch fails
+    // the dry run with NotFound.
+    let _turn = take_turn();
     for helm in Helm::ALL {
         let ns = TestNamespace::new(&format!("chart-cm-{helm}"));
         let rendered = helm_template(helm, ns.name(), &["--set", "certManager.enabled=true"]);
