@@ -39,6 +39,9 @@ pub enum Endpoint {
     Mutate,
     /// `POST /validate`: deny enforce-mode violations, warn on warn-mode ones.
     Validate,
+    /// `POST /admit`: both in one call, for a registration with the mutating webhook only
+    /// (one round trip instead of two; README "One call instead of two").
+    Admit,
 }
 
 impl Endpoint {
@@ -47,6 +50,7 @@ impl Endpoint {
         match self {
             Endpoint::Mutate => "mutate",
             Endpoint::Validate => "validate",
+            Endpoint::Admit => "admit",
         }
     }
 }
@@ -190,9 +194,9 @@ pub struct ReviewResponse {
 pub enum Decision {
     /// Allowed without a patch or a warning.
     Allowed,
-    /// Allowed with a patch (mutate only).
+    /// Allowed with a patch (mutate and admit), with or without warnings.
     Patched,
-    /// Allowed with warnings (validate only).
+    /// Allowed with warnings and no patch (validate and admit).
     Warned,
     /// Denied by an enforce-mode rule.
     Denied,
@@ -222,9 +226,9 @@ pub struct Outcome {
     pub decision: Decision,
     /// Why the object was passed through untouched, when it was (for debug logs).
     pub skipped: Option<&'static str>,
-    /// Defaults injected by the patch (mutate only).
+    /// Defaults injected by the patch (mutate and admit).
     pub applied_defaults: Vec<AppliedDefault>,
-    /// Every violation found (validate only; mutate never reports violations, so a
+    /// Every violation found (validate and admit; mutate never reports violations, so a
     /// violation is counted once per admission).
     pub violations: Vec<Violation>,
 }
@@ -306,6 +310,7 @@ pub fn review(
     match endpoint {
         Endpoint::Mutate => mutate(policy, request, encoding),
         Endpoint::Validate => validate(policy, request),
+        Endpoint::Admit => admit(policy, request, encoding),
     }
 }
 
@@ -405,21 +410,51 @@ fn evaluate_request(policy: &Policy, request: &AdmissionRequest, object: &Value)
 
 /// `/mutate`: the verdict's patch on CREATE of a hook; everything else passes untouched.
 fn mutate(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) -> Outcome {
-    if let Some(why) = pass_through(request) {
-        return outcome(allow(request), Decision::Allowed, Some(why));
-    }
-    let object = match object_or_invalid(request) {
-        Ok(object) => object,
+    let verdict = match hook_verdict(policy, request) {
+        Ok(verdict) => verdict,
         Err(outcome) => return *outcome,
     };
-    let verdict = evaluate_request(policy, request, object);
-    if !verdict.is_hook {
-        return outcome(allow(request), Decision::Allowed, Some("not a hook"));
-    }
     if verdict.patch.is_empty() {
         let why = verdict.exempt.then_some("exempt namespace");
         return outcome(allow(request), Decision::Allowed, why);
     }
+    Outcome {
+        review: respond(with_patch(allow(request), &verdict, encoding)),
+        decision: Decision::Patched,
+        skipped: None,
+        applied_defaults: verdict.applied_defaults,
+        violations: Vec::new(),
+    }
+}
+
+/// The verdict on a hook created, or the outcome for anything else (passed through, not a
+/// hook, or no object to review).
+fn hook_verdict(policy: &Policy, request: &AdmissionRequest) -> Result<Verdict, Box<Outcome>> {
+    if let Some(why) = pass_through(request) {
+        return Err(Box::new(outcome(
+            allow(request),
+            Decision::Allowed,
+            Some(why),
+        )));
+    }
+    let object = object_or_invalid(request)?;
+    let verdict = evaluate_request(policy, request, object);
+    if !verdict.is_hook {
+        return Err(Box::new(outcome(
+            allow(request),
+            Decision::Allowed,
+            Some("not a hook"),
+        )));
+    }
+    Ok(verdict)
+}
+
+/// `response` carrying the verdict's patch (which must not be empty).
+fn with_patch(
+    response: AdmissionResponse,
+    verdict: &Verdict,
+    encoding: PatchEncoding,
+) -> AdmissionResponse {
     let patch_json =
         serde_json::to_vec(&verdict.patch).expect("a JSON patch always serializes to JSON");
     let patch = match encoding {
@@ -428,39 +463,21 @@ fn mutate(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) 
         }
         PatchEncoding::ByteArray => Value::Array(patch_json.into_iter().map(Value::from).collect()),
     };
-    let response = AdmissionResponse {
+    AdmissionResponse {
         patch: Some(patch),
         patch_type: Some("JSONPatch"),
-        ..allow(request)
-    };
-    Outcome {
-        review: respond(response),
-        decision: Decision::Patched,
-        skipped: None,
-        applied_defaults: verdict.applied_defaults,
-        violations: Vec::new(),
+        ..response
     }
 }
 
-/// `/validate`: deny on enforce-mode violations, warn on warn-mode ones; audit-mode ones are
-/// only reported in [`Outcome::violations`] for logs and metrics.
-fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
-    if let Some(why) = pass_through(request) {
-        return outcome(allow(request), Decision::Allowed, Some(why));
-    }
-    let object = match object_or_invalid(request) {
-        Ok(object) => object,
-        Err(outcome) => return *outcome,
-    };
-    let verdict = evaluate_request(policy, request, object);
-    if !verdict.is_hook {
-        return outcome(allow(request), Decision::Allowed, Some("not a hook"));
-    }
+/// The policy's decision on the verdict: a denial (with the warnings), or an allow with the
+/// warnings of warn-mode rules.
+fn decide(request: &AdmissionRequest, verdict: &Verdict) -> (AdmissionResponse, Decision) {
     let warnings: Vec<String> = verdict
         .in_mode(Mode::Warn)
         .map(Violation::describe)
         .collect();
-    let (response, decision) = if let Some(message) = verdict.denial_message() {
+    if let Some(message) = verdict.denial_message() {
         let response = AdmissionResponse {
             allowed: false,
             status: Some(Status {
@@ -482,7 +499,47 @@ fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
         )
     } else {
         (allow(request), Decision::Allowed)
+    }
+}
+
+/// `/admit`: `/mutate` and `/validate` in one answer. The verdict's findings are already those
+/// of the object as patched, so the decision is the one `/validate` would give on the object
+/// `/mutate` returns, as long as no later mutation changes it (the registration reinvokes
+/// the webhook when one does).
+fn admit(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) -> Outcome {
+    let verdict = match hook_verdict(policy, request) {
+        Ok(verdict) => verdict,
+        Err(outcome) => return *outcome,
     };
+    let (response, mut decision) = decide(request, &verdict);
+    let patched = decision != Decision::Denied && !verdict.patch.is_empty();
+    let response = if patched {
+        decision = Decision::Patched;
+        with_patch(response, &verdict, encoding)
+    } else {
+        response
+    };
+    Outcome {
+        review: respond(response),
+        decision,
+        skipped: verdict.exempt.then_some("exempt namespace"),
+        applied_defaults: if patched {
+            verdict.applied_defaults
+        } else {
+            Vec::new()
+        },
+        violations: verdict.violations,
+    }
+}
+
+/// `/validate`: deny on enforce-mode violations, warn on warn-mode ones; audit-mode ones are
+/// only reported in [`Outcome::violations`] for logs and metrics.
+fn validate(policy: &Policy, request: &AdmissionRequest) -> Outcome {
+    let verdict = match hook_verdict(policy, request) {
+        Ok(verdict) => verdict,
+        Err(outcome) => return *outcome,
+    };
+    let (response, decision) = decide(request, &verdict);
     Outcome {
         review: respond(response),
         decision,

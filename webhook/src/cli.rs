@@ -19,7 +19,7 @@ pub struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Serve /mutate, /validate, /healthz, /readyz and /metrics over HTTPS.
+    /// Serve /mutate, /validate, /admit, /healthz, /readyz and /metrics over HTTPS.
     Serve(ServeArgs),
     /// Print the built-in policy as YAML (a starting point for --policy).
     DefaultPolicy,

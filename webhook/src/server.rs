@@ -102,6 +102,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
         .route("/mutate", post(mutate))
         .route("/validate", post(validate))
+        .route("/admit", post(admit))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -116,6 +117,11 @@ async fn mutate(state: State<Arc<AppState>>, request: Request) -> Response {
 async fn validate(state: State<Arc<AppState>>, request: Request) -> Response {
     let body = read_body(request, state.body_timeout).await;
     handle(Endpoint::Validate, &state, body)
+}
+
+async fn admit(state: State<Arc<AppState>>, request: Request) -> Response {
+    let body = read_body(request, state.body_timeout).await;
+    handle(Endpoint::Admit, &state, body)
 }
 
 /// Why a request body was not read.

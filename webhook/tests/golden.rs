@@ -155,6 +155,8 @@ fn check_invariants(case: &Case, endpoint: Endpoint, outcome: &Outcome) {
                 );
             }
         }
+        // Checked against the other two in `admit_is_mutate_then_validate`.
+        Endpoint::Admit => {}
     }
 }
 
@@ -409,4 +411,63 @@ fn post_render_matches_mutate_and_validate_for_every_case() {
         compared += 1;
     }
     assert!(compared >= 20, "only {compared} hook cases compared");
+}
+
+/// `/admit` answers what the two-call registration would: `/mutate`'s patch, then `/validate`'s
+/// decision on the object as patched — for every golden case, each rule case in every mode.
+#[test]
+fn admit_is_mutate_then_validate() {
+    let mut count = 0;
+    for case in cases() {
+        let mut policies = vec![case.policy.clone()];
+        if let Some(rule) = case.name.strip_prefix("rule-") {
+            let rule: RuleId = rule.parse().unwrap();
+            policies = MODES
+                .iter()
+                .map(|&mode| {
+                    let mut policy = case.policy.clone();
+                    let mut setting = policy.rule(rule, None);
+                    setting.mode = mode;
+                    policy.rules.insert(rule, setting);
+                    policy
+                })
+                .collect();
+        }
+        for policy in policies {
+            count += 1;
+            let mutated = answer(Endpoint::Mutate, &policy, &case.review);
+            let mut patched = case.review.clone();
+            if mutated.review.response.patch.is_some() {
+                let patch: json_patch::Patch =
+                    serde_json::from_value(decoded_patch(&mutated)).unwrap();
+                json_patch::patch(&mut patched["request"]["object"], &patch).unwrap();
+            }
+            let validated = answer(Endpoint::Validate, &policy, &patched);
+            let admitted = answer(Endpoint::Admit, &policy, &case.review);
+            let (two, one) = (&validated.review.response, &admitted.review.response);
+            let name = &case.name;
+            assert_eq!(one.allowed, two.allowed, "{name}: allowed");
+            assert_eq!(one.status, two.status, "{name}: status");
+            assert_eq!(one.warnings, two.warnings, "{name}: warnings");
+            let lines = |o: &Outcome| {
+                o.violations
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(lines(&admitted), lines(&validated), "{name}: findings");
+            if one.allowed {
+                assert_eq!(
+                    decoded_patch(&admitted),
+                    decoded_patch(&mutated),
+                    "{name}: patch"
+                );
+                assert_eq!(one.patch_type, mutated.review.response.patch_type, "{name}");
+            } else {
+                assert!(one.patch.is_none(), "{name}: a denial carries no patch");
+            }
+        }
+    }
+    assert!(count >= 60, "only {count} comparisons");
+    println!("{count} cases: /admit = /mutate then /validate");
 }
