@@ -13,6 +13,9 @@
 //! webhook and deletes the registration it made (a uid precondition: never the one the next
 //! test binary registered under the same names).
 //!
+//! A test binary may instead register the one-call variant ([`Registration::OneCall`]:
+//! deploy/components/one-call over the same file), through [`SharedWebhook::get_with`].
+//!
 //! Needs the webhook binary built (`cargo build --workspace --bins`).
 
 use crate::{Run, TestNamespace, kubectl, repo_root, wait_until};
@@ -22,9 +25,19 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+/// How the webhook is registered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// deploy/base/webhooks.yaml: `/mutate` (defaults) and `/validate` (policy).
+    TwoCalls,
+    /// deploy/components/one-call over it: the mutating webhook alone, on `/admit`.
+    OneCall,
+}
+
 /// The webhook of this test run, registered with deploy/'s configurations.
 pub struct SharedWebhook {
     dir: PathBuf,
+    registration: Registration,
     /// The watchdog and its stdin: the pipe closes when this process exits, which makes the
     /// watchdog stop the webhook and delete the registration.
     _watchdog: Mutex<(Child, ChildStdin)>,
@@ -58,13 +71,24 @@ pub struct LoggedViolation {
 }
 
 impl SharedWebhook {
-    /// The running webhook; the first call starts and registers it.
+    /// The running webhook; the first call starts and registers it (two calls).
     pub fn get() -> &'static SharedWebhook {
-        static WEBHOOK: OnceLock<SharedWebhook> = OnceLock::new();
-        WEBHOOK.get_or_init(SharedWebhook::start)
+        SharedWebhook::get_with(Registration::TwoCalls)
     }
 
-    fn start() -> SharedWebhook {
+    /// The running webhook, registered as `registration` by the first call; a test binary uses
+    /// one registration only.
+    pub fn get_with(registration: Registration) -> &'static SharedWebhook {
+        static WEBHOOK: OnceLock<SharedWebhook> = OnceLock::new();
+        let webhook = WEBHOOK.get_or_init(|| SharedWebhook::start(registration));
+        assert_eq!(
+            webhook.registration, registration,
+            "one registration per test binary"
+        );
+        webhook
+    }
+
+    fn start(registration: Registration) -> SharedWebhook {
         let dir =
             std::env::temp_dir().join(format!("helm-hooks-e2e-webhook-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -105,6 +129,7 @@ impl SharedWebhook {
         let stdin = watchdog.stdin.take().unwrap();
         let webhook = SharedWebhook {
             dir,
+            registration,
             _watchdog: Mutex::new((watchdog, stdin)),
         };
         let mut port = 0u16;
@@ -181,28 +206,46 @@ impl SharedWebhook {
             .count()
     }
 
-    /// Registers deploy/base/webhooks.yaml with only clientConfig changed, then waits until
-    /// the apiserver calls both endpoints.
+    /// Registers deploy/base/webhooks.yaml (with deploy/components/one-call for
+    /// [`Registration::OneCall`]) with only clientConfig changed, then waits until the
+    /// apiserver calls every endpoint.
     fn register(&self, port: u16) {
-        Run::new(repo_root().join("scripts/register-local-webhook"))
+        let mut script = Run::new(repo_root().join("scripts/register-local-webhook"));
+        if self.registration == Registration::OneCall {
+            script = script.arg("--one-call");
+        }
+        script
             .arg(format!("https://127.0.0.1:{port}"))
             .arg(self.dir.join("ca.crt"))
             .success();
         // What the apiserver now holds is deploy's configuration, clientConfig aside.
-        let deploy = kubectl()
-            .args(["create", "--dry-run=client", "-o", "json", "-f"])
-            .arg(repo_root().join("deploy/base/webhooks.yaml"))
-            .success()
-            .objects();
-        let kinds: Vec<&str> = deploy.iter().filter_map(|i| i["kind"].as_str()).collect();
-        assert_eq!(
-            kinds,
-            [
-                "MutatingWebhookConfiguration",
-                "ValidatingWebhookConfiguration"
-            ],
-            "deploy/base/webhooks.yaml"
-        );
+        let (deploy, endpoints, kinds): (Vec<Value>, &[&str], &[&str]) = match self.registration {
+            Registration::TwoCalls => (
+                kubectl()
+                    .args(["create", "--dry-run=client", "-o", "json", "-f"])
+                    .arg(repo_root().join("deploy/base/webhooks.yaml"))
+                    .success()
+                    .objects(),
+                &["mutate", "validate"],
+                &[
+                    "MutatingWebhookConfiguration",
+                    "ValidatingWebhookConfiguration",
+                ],
+            ),
+            Registration::OneCall => (
+                one_call_configurations(),
+                &["admit"],
+                &["MutatingWebhookConfiguration"],
+            ),
+        };
+        let rendered: Vec<&str> = deploy.iter().filter_map(|i| i["kind"].as_str()).collect();
+        assert_eq!(rendered, kinds, "deploy's webhook configurations");
+        if self.registration == Registration::OneCall {
+            let left = kubectl()
+                .args(["get", "validatingwebhookconfiguration", "helm-hooks"])
+                .output();
+            assert!(!left.ok(), "a two-call registration was left behind");
+        }
         for expected in &deploy {
             let kind = expected["kind"].as_str().unwrap();
             let name = expected["metadata"]["name"].as_str().unwrap();
@@ -229,7 +272,7 @@ impl SharedWebhook {
             }
         }
         // The watchdog deletes exactly these (uid precondition).
-        for kind in ["mutating", "validating"] {
+        for kind in ["mutating", "validating"].into_iter().take(kinds.len()) {
             let uid = kubectl()
                 .args([
                     "get",
@@ -260,16 +303,51 @@ impl SharedWebhook {
                     .args(["create", "--dry-run=server", "-o", "json", "-f", "-"])
                     .stdin(hook_configmap("probe").to_string())
                     .output();
-                reviewed("mutate") > 0 && reviewed("validate") > 0
+                endpoints.iter().all(|e| reviewed(e) > 0)
             },
         );
     }
 }
 
+/// deploy/base/webhooks.yaml with deploy/components/one-call applied, rendered by kustomize
+/// from a copy of both (kustomize loads nothing outside its root).
+fn one_call_configurations() -> Vec<Value> {
+    let dir = std::env::temp_dir().join(format!("helm-hooks-e2e-one-call-{}", std::process::id()));
+    let component = dir.join("one-call");
+    std::fs::create_dir_all(&component).unwrap();
+    std::fs::copy(
+        repo_root().join("deploy/base/webhooks.yaml"),
+        dir.join("webhooks.yaml"),
+    )
+    .unwrap();
+    std::fs::copy(
+        repo_root().join("deploy/components/one-call/kustomization.yaml"),
+        component.join("kustomization.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "resources: [webhooks.yaml]\ncomponents: [one-call]\n",
+    )
+    .unwrap();
+    let yaml = kubectl().arg("kustomize").arg(&dir).success().stdout;
+    let _ = std::fs::remove_dir_all(&dir);
+    kubectl()
+        .args(["create", "--dry-run=client", "-o", "json", "-f", "-"])
+        .stdin(yaml)
+        .success()
+        .objects()
+}
+
 /// The webhook, registered; on a failing test, prints the namespace's reviews.
 pub fn webhook_for(ns: &TestNamespace) -> WebhookView<'_> {
+    webhook_registered_as(Registration::TwoCalls, ns)
+}
+
+/// [`webhook_for`] with the webhook registered as `registration`.
+pub fn webhook_registered_as(registration: Registration, ns: &TestNamespace) -> WebhookView<'_> {
     WebhookView {
-        webhook: SharedWebhook::get(),
+        webhook: SharedWebhook::get_with(registration),
         ns,
     }
 }

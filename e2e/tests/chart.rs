@@ -216,6 +216,43 @@ fn chart_with_cluster_policy_source_renders_what_the_cluster_policy_component_re
     }
 }
 
+/// `--set webhooks.oneCall=true` renders what the self-signed overlay with
+/// `deploy/components/one-call` renders: the mutating webhook alone, on `/admit`, failing
+/// closed.
+#[test]
+fn chart_with_one_call_renders_what_the_one_call_component_renders() {
+    Cluster::get();
+    let copy = TempCopy::of_install_files("one-call");
+    copy.certs_generate().success();
+    let dir = copy.path().join("deploy/one-call");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+         resources: [../overlays/self-signed]\ncomponents: [../components/one-call]\n",
+    )
+    .unwrap();
+    let kustomized = kubectl().args(["kustomize"]).arg(&dir).success().stdout;
+    let mut deploy = normalised_kustomize(&kustomized);
+    assert!(deploy.remove("Namespace/helm-hooks-system").is_some());
+    assert!(!deploy.contains_key("ValidatingWebhookConfiguration/helm-hooks"));
+    let webhook = &deploy["MutatingWebhookConfiguration/helm-hooks"]["webhooks"][0];
+    assert_eq!(webhook["clientConfig"]["service"]["path"], "/admit");
+    assert_eq!(webhook["failurePolicy"], "Fail");
+    for helm in Helm::ALL {
+        let mut chart = normalised_chart(&helm_template(
+            helm,
+            DEPLOY_NAMESPACE,
+            &["--set", "webhooks.oneCall=true"],
+        ));
+        assert!(
+            chart.remove("Secret/helm-hooks-webhook-ca").is_some(),
+            "{helm}"
+        );
+        assert_same_objects(&chart, &deploy);
+    }
+}
+
 /// `--set certManager.enabled=true` renders what `kubectl kustomize deploy/overlays/cert-manager`
 /// renders.
 #[test]
