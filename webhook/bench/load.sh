@@ -24,6 +24,8 @@ case $profile in
   *) echo "load.sh: LOAD_PROFILE must be bench, release or dev (got '$profile')" >&2; exit 2 ;;
 esac
 cargo build --locked --profile "$profile" -p helm-hooks-webhook --example fixed_answer
-LOAD_BASELINE_BIN="${CARGO_TARGET_DIR:-target}/$out/examples/fixed_answer"
+# Absolute: cargo runs the bench from the package's directory.
+target_dir=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)
+LOAD_BASELINE_BIN="$target_dir/$out/examples/fixed_answer"
 export LOAD_BASELINE_BIN
 exec cargo bench --locked --profile "$profile" -p helm-hooks-webhook --bench load "$@"
