@@ -167,25 +167,34 @@ fn chart_renders_what_the_self_signed_overlay_renders() {
     }
 }
 
+/// What `kubectl kustomize` renders for the self-signed overlay with `deploy/components/NAME`
+/// (in a copy of the install files, certificates generated), normalised, the Namespace aside.
+fn self_signed_with_component(name: &str) -> BTreeMap<String, Value> {
+    let copy = TempCopy::of_install_files(name);
+    copy.certs_generate().success();
+    let dir = copy.path().join("deploy/with-component");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("kustomization.yaml"),
+        format!(
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
+             resources: [../overlays/self-signed]\ncomponents: [../components/{name}]\n"
+        ),
+    )
+    .unwrap();
+    let kustomized = kubectl().args(["kustomize"]).arg(&dir).success().stdout;
+    let mut deploy = normalised_kustomize(&kustomized);
+    assert!(deploy.remove("Namespace/helm-hooks-system").is_some());
+    deploy
+}
+
 /// `--set policySource=cluster` renders what the self-signed overlay with
 /// `deploy/components/cluster-policy` renders (the CRD aside: the chart ships it in crds/, a
 /// copy of deploy/crds' that the core's tests keep equal).
 #[test]
 fn chart_with_cluster_policy_source_renders_what_the_cluster_policy_component_renders() {
     Cluster::get();
-    let copy = TempCopy::of_install_files("cluster-policy");
-    copy.certs_generate().success();
-    let dir = copy.path().join("deploy/cluster-source");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("kustomization.yaml"),
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-         resources: [../overlays/self-signed]\ncomponents: [../components/cluster-policy]\n",
-    )
-    .unwrap();
-    let kustomized = kubectl().args(["kustomize"]).arg(&dir).success().stdout;
-    let mut deploy = normalised_kustomize(&kustomized);
-    assert!(deploy.remove("Namespace/helm-hooks-system").is_some());
+    let mut deploy = self_signed_with_component("cluster-policy");
     let crd = deploy
         .remove("CustomResourceDefinition/hookpolicies.hooks.helm-hooks.io")
         .expect("the component's CRD");
@@ -222,19 +231,7 @@ fn chart_with_cluster_policy_source_renders_what_the_cluster_policy_component_re
 #[test]
 fn chart_with_one_call_renders_what_the_one_call_component_renders() {
     Cluster::get();
-    let copy = TempCopy::of_install_files("one-call");
-    copy.certs_generate().success();
-    let dir = copy.path().join("deploy/one-call");
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join("kustomization.yaml"),
-        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n\
-         resources: [../overlays/self-signed]\ncomponents: [../components/one-call]\n",
-    )
-    .unwrap();
-    let kustomized = kubectl().args(["kustomize"]).arg(&dir).success().stdout;
-    let mut deploy = normalised_kustomize(&kustomized);
-    assert!(deploy.remove("Namespace/helm-hooks-system").is_some());
+    let deploy = self_signed_with_component("one-call");
     assert!(!deploy.contains_key("ValidatingWebhookConfiguration/helm-hooks"));
     let webhook = &deploy["MutatingWebhookConfiguration/helm-hooks"]["webhooks"][0];
     assert_eq!(webhook["clientConfig"]["service"]["path"], "/admit");

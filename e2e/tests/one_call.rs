@@ -19,6 +19,11 @@ fn hook_job(name: &str, containers: Value, labels: Value) -> Value {
                     "template": {"spec": {"restartPolicy": "Never", "containers": containers}}}})
 }
 
+/// One container with a pinned image and nothing the policy objects to.
+fn safe_containers() -> Value {
+    json!([{"name": "main", "image": "registry.example.invalid/tool:1.0.0"}])
+}
+
 fn create(ns: &TestNamespace, object: &Value, dry_run: bool) -> Output {
     let mut run = ns.kubectl().arg("create");
     if dry_run {
@@ -33,11 +38,7 @@ fn one_call_injects_the_defaults_denies_and_warns() {
     let ns = TestNamespace::reviewed("one-call");
     let webhook = webhook_registered_as(Registration::OneCall, &ns);
 
-    let plain = hook_job(
-        "plain",
-        json!([{"name": "main", "image": "registry.example.invalid/tool:1.0.0"}]),
-        json!({}),
-    );
+    let plain = hook_job("plain", safe_containers(), json!({}));
     let out = create(&ns, &plain, false);
     assert!(out.ok(), "{out}");
     let live = ns.get_json("job", "plain");
@@ -182,7 +183,7 @@ fn later_mutation_that_escalates_a_hook_is_denied_on_reinvocation() {
 
     let escalated = hook_job(
         "escalated",
-        json!([{"name": "main", "image": "registry.example.invalid/tool:1.0.0"}]),
+        safe_containers(),
         json!({"e2e.helm-hooks.io/escalate": "true"}),
     );
     let out = create(&ns, &escalated, false);
@@ -213,11 +214,7 @@ fn later_mutation_that_escalates_a_hook_is_denied_on_reinvocation() {
     );
 
     // Without the label the policy leaves it alone and the hook is admitted.
-    let plain = hook_job(
-        "plain",
-        json!([{"name": "main", "image": "registry.example.invalid/tool:1.0.0"}]),
-        json!({}),
-    );
+    let plain = hook_job("plain", safe_containers(), json!({}));
     let out = create(&ns, &plain, false);
     assert!(out.ok(), "{out}");
     drop(guard);

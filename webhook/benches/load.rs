@@ -95,6 +95,18 @@ async fn connect(addr: SocketAddr, tls: &tokio_rustls::TlsConnector) -> Result<S
 }
 
 async fn send(sender: &mut Sender, method: &str, path: &str, body: Bytes) -> Result<u16, String> {
+    exchange(sender, method, path, body)
+        .await
+        .map(|(status, _)| status)
+}
+
+/// Sends one request on `sender` and reads the whole answer: status and body.
+async fn exchange(
+    sender: &mut Sender,
+    method: &str,
+    path: &str,
+    body: Bytes,
+) -> Result<(u16, Bytes), String> {
     sender.ready().await.map_err(|e| e.to_string())?;
     let request = hyper::Request::builder()
         .method(method)
@@ -108,12 +120,13 @@ async fn send(sender: &mut Sender, method: &str, path: &str, body: Bytes) -> Res
         .await
         .map_err(|e| e.to_string())?;
     let status = response.status().as_u16();
-    response
+    let bytes = response
         .into_body()
         .collect()
         .await
-        .map_err(|e| e.to_string())?;
-    Ok(status)
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    Ok((status, bytes))
 }
 
 /// Whether `GET /readyz` on a new connection answers 200.
@@ -486,29 +499,10 @@ fn spawn_baseline(dir: &Path, port: u16, answer: &Path) -> Child {
 
 /// POSTs `body` and returns the response body of a 200.
 async fn send_for_body(sender: &mut Sender, path: &str, body: Bytes) -> Result<Bytes, String> {
-    sender.ready().await.map_err(|e| e.to_string())?;
-    let request = hyper::Request::builder()
-        .method("POST")
-        .uri(path)
-        .header("host", "127.0.0.1")
-        .header("content-type", "application/json")
-        .body(Full::new(body))
-        .unwrap();
-    let response = sender
-        .send_request(request)
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = response.status();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| e.to_string())?
-        .to_bytes();
-    if status != 200 {
-        return Err(format!("HTTP {status}"));
+    match exchange(sender, "POST", path, body).await? {
+        (200, bytes) => Ok(bytes),
+        (status, _) => Err(format!("HTTP {status}")),
     }
-    Ok(bytes)
 }
 
 /// One round against the server at `addr`: throughput (closed loop), then latency at a fixed
