@@ -39,6 +39,8 @@ import urllib.parse
 NS = "bench-peers"
 NS_KYVERNO = "bench-peers-kyverno"
 KYVERNO_LABEL = "bench.helm-hooks.io/kyverno"
+# The configurations in which our webhook process answers.
+WEBHOOK_CONFIGS = ("webhook", "onecall", "nonhook")
 KYVERNO_MARKER = "bench.helm-hooks.io/mutated-by"
 RUN_LABEL = "bench.helm-hooks.io/peers"
 
@@ -315,7 +317,7 @@ class Bench:
 
     def activate(self, config):
         self.deactivate_all()
-        if config in ("webhook", "nonhook", "onecall"):
+        if config in WEBHOOK_CONFIGS:
             self.webhook_registered(True, one_call=config == "onecall")
         elif config == "cel":
             self.cel_applied(True)
@@ -358,7 +360,7 @@ class Bench:
     def expected(config):
         off = {"defaults": False, "webhook_warning": False, "cel_warning": False, "kyverno_marker": False}
         hook = dict(off)
-        if config in ("webhook", "nonhook", "onecall"):
+        if config in WEBHOOK_CONFIGS:
             hook.update(defaults=True, webhook_warning=True)
         elif config == "cel":
             hook.update(defaults=True, cel_warning=True)
@@ -435,7 +437,7 @@ class Bench:
             die(f"{config}: deleting the Jobs of {ns}: HTTP {status}: {data[:300]!r}")
 
     def admission_pid(self, config):
-        if config in ("webhook", "nonhook", "onecall"):
+        if config in WEBHOOK_CONFIGS:
             return self.procs["webhook"].pid
         if config == "kyverno":
             return self.procs["kyverno"].pid

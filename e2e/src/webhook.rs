@@ -272,18 +272,16 @@ impl SharedWebhook {
             }
         }
         // The watchdog deletes exactly these (uid precondition).
-        for kind in ["mutating", "validating"].into_iter().take(kinds.len()) {
+        for kind in kinds {
+            // MutatingWebhookConfiguration -> mutating.uid
+            let short = kind
+                .trim_end_matches("WebhookConfiguration")
+                .to_ascii_lowercase();
             let uid = kubectl()
-                .args([
-                    "get",
-                    &format!("{kind}webhookconfiguration"),
-                    "helm-hooks",
-                    "-o",
-                    "jsonpath={.metadata.uid}",
-                ])
+                .args(["get", kind, "helm-hooks", "-o", "jsonpath={.metadata.uid}"])
                 .success()
                 .stdout;
-            std::fs::write(self.dir.join(format!("{kind}.uid")), uid.trim()).unwrap();
+            std::fs::write(self.dir.join(format!("{short}.uid")), uid.trim()).unwrap();
         }
         // The apiserver picks new configurations up asynchronously: wait until a server-side
         // dry run of a hook reaches both endpoints.

@@ -16,8 +16,8 @@
 //!
 //! Options (environment): `LOAD_SECONDS` (throughput phase per round, default 5),
 //! `LOAD_CONNECTIONS` (default 16), `LOAD_RATE` (default 2000), `LOAD_RATE_SECONDS` (default
-//! 10), `LOAD_ROUNDS` (default 2), `LOAD_STARTS` (default 10), `LOAD_ENDPOINT` (`mutate` or
-//! `validate`, default `mutate`). Exits non-zero when any request failed.
+//! 10), `LOAD_ROUNDS` (default 2), `LOAD_STARTS` (default 10), `LOAD_ENDPOINT` (`mutate`,
+//! `validate` or `admit`, default `mutate`). Exits non-zero when any request failed.
 
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};

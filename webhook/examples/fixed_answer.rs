@@ -1,7 +1,7 @@
 //! The baseline of `webhook/bench/load.sh`: the webhook's own TLS and HTTP stack (the same
 //! certificate store, rustls configuration, connection handling, limits, runtime and allocator
-//! as `helm-hooks-webhook serve`) answering every `POST /mutate` and `POST /validate` with a
-//! fixed body, without decoding the review or running the policy.
+//! as `helm-hooks-webhook serve`) answering every `POST /mutate`, `/validate` and `/admit` with
+//! a fixed body, without decoding the review or running the policy.
 //!
 //! What the load test measures against it is therefore the cost of the webhook's own work per
 //! review, as a ratio that survives a noisy machine: both servers run in the same run, on the
@@ -27,50 +27,25 @@ use std::time::Duration;
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Validated command line.
+/// The command line.
+#[derive(Debug, clap::Parser)]
 struct Options {
+    /// Address to listen on, e.g. 127.0.0.1:8443.
+    #[arg(long)]
     listen: std::net::SocketAddr,
+    /// Serving certificate (PEM).
+    #[arg(long)]
     tls_cert: PathBuf,
+    /// Its private key (PEM).
+    #[arg(long)]
     tls_key: PathBuf,
+    /// The body every review is answered with.
+    #[arg(long)]
     answer: PathBuf,
 }
 
-fn parse_args() -> Result<Options, String> {
-    let mut args = std::env::args().skip(1);
-    let (mut listen, mut tls_cert, mut tls_key, mut answer) = (None, None, None, None);
-    while let Some(flag) = args.next() {
-        let value = args.next().ok_or_else(|| format!("{flag} needs a value"))?;
-        match flag.as_str() {
-            "--listen" => {
-                listen = Some(
-                    value
-                        .parse()
-                        .map_err(|e| format!("--listen {value}: {e}"))?,
-                )
-            }
-            "--tls-cert" => tls_cert = Some(PathBuf::from(value)),
-            "--tls-key" => tls_key = Some(PathBuf::from(value)),
-            "--answer" => answer = Some(PathBuf::from(value)),
-            other => return Err(format!("unknown flag {other}")),
-        }
-    }
-    let missing = |name: &str| format!("{name} is required");
-    Ok(Options {
-        listen: listen.ok_or_else(|| missing("--listen"))?,
-        tls_cert: tls_cert.ok_or_else(|| missing("--tls-cert"))?,
-        tls_key: tls_key.ok_or_else(|| missing("--tls-key"))?,
-        answer: answer.ok_or_else(|| missing("--answer"))?,
-    })
-}
-
 fn main() -> ExitCode {
-    let options = match parse_args() {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("fixed_answer: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let options = <Options as clap::Parser>::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -100,9 +75,11 @@ async fn serve(options: Options) -> anyhow::Result<()> {
         let answer = answer.clone();
         async move { ([(header::CONTENT_TYPE, "application/json")], answer) }
     };
-    let app = Router::new()
-        .route("/mutate", post(fixed.clone()))
-        .route("/validate", post(fixed))
+    let app = ["/mutate", "/validate", "/admit"]
+        .into_iter()
+        .fold(Router::new(), |app, path| {
+            app.route(path, post(fixed.clone()))
+        })
         .route("/readyz", get(|| async { StatusCode::OK.into_response() }));
     server::serve(
         listener,

@@ -511,23 +511,22 @@ fn admit(policy: &Policy, request: &AdmissionRequest, encoding: PatchEncoding) -
         Ok(verdict) => verdict,
         Err(outcome) => return *outcome,
     };
-    let (response, mut decision) = decide(request, &verdict);
-    let patched = decision != Decision::Denied && !verdict.patch.is_empty();
-    let response = if patched {
-        decision = Decision::Patched;
-        with_patch(response, &verdict, encoding)
-    } else {
-        response
-    };
+    let (response, decision) = decide(request, &verdict);
+    let skipped = verdict.exempt.then_some("exempt namespace");
+    if decision == Decision::Denied || verdict.patch.is_empty() {
+        return Outcome {
+            review: respond(response),
+            decision,
+            skipped,
+            applied_defaults: Vec::new(),
+            violations: verdict.violations,
+        };
+    }
     Outcome {
-        review: respond(response),
-        decision,
-        skipped: verdict.exempt.then_some("exempt namespace"),
-        applied_defaults: if patched {
-            verdict.applied_defaults
-        } else {
-            Vec::new()
-        },
+        review: respond(with_patch(response, &verdict, encoding)),
+        decision: Decision::Patched,
+        skipped,
+        applied_defaults: verdict.applied_defaults,
         violations: verdict.violations,
     }
 }
